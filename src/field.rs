@@ -1,0 +1,234 @@
+//! The density field: how much of the full treatment density each pixel of the photo gets.
+
+use image::GrayImage;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// A rectangle of pixels, `x0..x1` by `y0..y1` (end exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelRect {
+    /// First column.
+    pub x0: u32,
+    /// First row.
+    pub y0: u32,
+    /// One past the last column.
+    pub x1: u32,
+    /// One past the last row.
+    pub y1: u32,
+}
+
+impl PixelRect {
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.x1 - self.x0
+    }
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.y1 - self.y0
+    }
+}
+
+/// Fraction (0–1) of the full treatment density at every pixel of the photo, stored as 0–255.
+///
+/// 0 means untreated: no impression is centred there and no pigment reaches it, so a black mask region
+/// (an ear, a mole, the background) is never touched. Values between give proportionally fewer impressions,
+/// so a soft-brushed mask edge becomes a soft density edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DensityField {
+    width: u32,
+    height: u32,
+    values: Vec<u8>,
+}
+
+impl DensityField {
+    /// A field from a greyscale mask: white is full density, black none, grey that fraction.
+    pub fn from_mask(mask: &GrayImage) -> Self {
+        DensityField {
+            width: mask.width(),
+            height: mask.height(),
+            values: mask.as_raw().clone(),
+        }
+    }
+
+    /// Like [`DensityField::from_mask`], but checks that the mask is the photo's size; `what` names the mask
+    /// in the error.
+    pub fn from_mask_sized(mask: &GrayImage, photo_w: u32, photo_h: u32, what: &str) -> Result<Self> {
+        if mask.dimensions() != (photo_w, photo_h) {
+            return Err(Error::SizeMismatch {
+                what: what.to_string(),
+                expected_w: photo_w,
+                expected_h: photo_h,
+                found_w: mask.width(),
+                found_h: mask.height(),
+            });
+        }
+        Ok(Self::from_mask(mask))
+    }
+
+    /// A field computed per pixel by `f(x, y)`, which returns the density fraction (clamped to 0–1; NaN is 0).
+    /// Evaluated at pixel centres, in parallel by rows.
+    pub fn from_fn(width: u32, height: u32, f: impl Fn(f32, f32) -> f32 + Sync) -> Self {
+        let mut values = vec![0u8; width as usize * height as usize];
+        if width > 0 {
+            values.par_chunks_mut(width as usize).enumerate().for_each(|(y, row)| {
+                for (x, v) in row.iter_mut().enumerate() {
+                    *v = to_level(f(x as f32 + 0.5, y as f32 + 0.5));
+                }
+            });
+        }
+        DensityField { width, height, values }
+    }
+
+    /// A field with the same fraction everywhere.
+    pub fn uniform(width: u32, height: u32, fraction: f32) -> Self {
+        DensityField {
+            width,
+            height,
+            values: vec![to_level(fraction); width as usize * height as usize],
+        }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The stored level (0–255) at a pixel. Panics outside the field, like slice indexing.
+    pub fn level(&self, x: u32, y: u32) -> u8 {
+        self.values[y as usize * self.width as usize + x as usize]
+    }
+
+    /// The density fraction (0–1) at a pixel.
+    pub fn get(&self, x: u32, y: u32) -> f32 {
+        self.level(x, y) as f32 / 255.0
+    }
+
+    /// One row of levels (0–255).
+    pub fn row(&self, y: u32) -> &[u8] {
+        let w = self.width as usize;
+        &self.values[y as usize * w..(y as usize + 1) * w]
+    }
+
+    /// The field as a greyscale image (white = full density): what `smpsim mask` writes.
+    pub fn to_image(&self) -> GrayImage {
+        GrayImage::from_raw(self.width, self.height, self.values.clone()).expect("size matches")
+    }
+
+    /// Sum of the density fraction over all pixels: the treated area in pixels, weighted by density.
+    pub fn weighted_area_px(&self) -> f64 {
+        let sum: u64 = self
+            .values
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().map(|&v| v as u64).sum::<u64>())
+            .sum();
+        sum as f64 / 255.0
+    }
+
+    /// The smallest rectangle holding every pixel with a non-zero level, or `None` for an empty field.
+    pub fn bounding_box(&self) -> Option<PixelRect> {
+        let w = self.width as usize;
+        if w == 0 {
+            return None;
+        }
+        let rows: Vec<Option<(usize, usize)>> = self
+            .values
+            .par_chunks(w)
+            .map(|row| {
+                let first = row.iter().position(|&v| v > 0)?;
+                let last = row.iter().rposition(|&v| v > 0)?;
+                Some((first, last))
+            })
+            .collect();
+        let y0 = rows.iter().position(Option::is_some)?;
+        let y1 = rows.iter().rposition(Option::is_some)? + 1;
+        let (x0, x1) = rows[y0..y1]
+            .iter()
+            .flatten()
+            .fold((usize::MAX, 0), |(a, b), &(f, l)| (a.min(f), b.max(l + 1)));
+        Some(PixelRect {
+            x0: x0 as u32,
+            y0: y0 as u32,
+            x1: x1 as u32,
+            y1: y1 as u32,
+        })
+    }
+
+    /// Multiplies this field by another of the same size, pixel by pixel (e.g. a region times an exclusion).
+    pub fn multiply(&mut self, other: &DensityField) -> Result<()> {
+        if (other.width, other.height) != (self.width, self.height) {
+            return Err(Error::SizeMismatch {
+                what: "density field".into(),
+                expected_w: self.width,
+                expected_h: self.height,
+                found_w: other.width,
+                found_h: other.height,
+            });
+        }
+        self.values
+            .par_chunks_mut(1 << 16)
+            .zip(other.values.par_chunks(1 << 16))
+            .for_each(|(a, b)| {
+                for (a, &b) in a.iter_mut().zip(b) {
+                    *a = ((*a as u32 * b as u32 + 127) / 255) as u8;
+                }
+            });
+        Ok(())
+    }
+}
+
+/// A fraction 0–1 as a level 0–255 (NaN and negatives are 0).
+fn to_level(f: f32) -> u8 {
+    if f.is_nan() {
+        0
+    } else {
+        (f.clamp(0.0, 1.0) * 255.0).round() as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounding_box_and_area() {
+        let f = DensityField::from_fn(100, 80, |x, y| {
+            if (10.0..30.0).contains(&x) && (20.0..25.0).contains(&y) {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        assert_eq!(
+            f.bounding_box(),
+            Some(PixelRect {
+                x0: 10,
+                y0: 20,
+                x1: 30,
+                y1: 25
+            })
+        );
+        assert!((f.weighted_area_px() - 100.0).abs() < 1e-9);
+        assert_eq!(DensityField::uniform(5, 5, 0.0).bounding_box(), None);
+    }
+
+    #[test]
+    fn wrong_size_mask_is_an_error_naming_it() {
+        let mask = GrayImage::new(10, 10);
+        let err = DensityField::from_mask_sized(&mask, 20, 10, "mask.png").unwrap_err();
+        assert!(err.to_string().contains("mask.png is 10x10"), "{err}");
+    }
+
+    #[test]
+    fn multiply_rounds_and_checks_size() {
+        let mut a = DensityField::uniform(4, 4, 1.0);
+        a.multiply(&DensityField::uniform(4, 4, 0.5)).unwrap();
+        assert_eq!(a.level(0, 0), 128);
+        assert!(a.multiply(&DensityField::uniform(3, 4, 1.0)).is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! `smpsim`: the command line over the library. Every command is a thin shell over `smpsim::…` calls.
+//!
+//! Exit codes: 0 success; 1 a file could not be read, decoded or written (the message names it);
+//! 2 invalid arguments or parameters.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use smpsim::{compose, io, scale, DensityField, Params, Rgb8};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Scalp micropigmentation preview: stamps follicle-sized pigment impressions onto a consultation photo.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render the treatment onto a photo and write the after image.
+    Render(RenderArgs),
+    /// Render the bundled synthetic head and write after/before-after images to a folder.
+    Demo {
+        /// Folder for the outputs (created if missing).
+        #[arg(short, long, default_value = "smpsim-demo")]
+        out: PathBuf,
+        #[command(flatten)]
+        treatment: TreatmentArgs,
+    },
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    /// The consultation photo (JPEG, PNG, WebP or TIFF).
+    photo: PathBuf,
+    /// Treatment mask, the photo's size: white = full density, black = none, grey = that fraction.
+    #[arg(long)]
+    mask: PathBuf,
+    /// Output image; the format follows the extension (.jpg, .png, .webp, .tif).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Also write the before and after side by side to this file.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Print a machine-readable summary (JSON) to stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    treatment: TreatmentArgs,
+}
+
+/// The treatment parameters every rendering command takes (defaults: see `smpsim::Params`).
+#[derive(Args)]
+struct TreatmentArgs {
+    /// Impressions per cm² at full mask strength [default: 100, about half of natural hair density].
+    #[arg(long, allow_negative_numbers = true)]
+    density: Option<f32>,
+    /// Mean impression diameter in mm [default: 0.15, a healed impression].
+    #[arg(long, value_name = "MM", allow_negative_numbers = true)]
+    dot_size: Option<f32>,
+    /// Photo scale in pixels per mm [default: estimated from the treated region's width].
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    px_per_mm: Option<f32>,
+    /// Pigment colour as #rrggbb [default: #26242a, a dark cool neutral].
+    #[arg(long, value_name = "COLOUR")]
+    shade: Option<Rgb8>,
+    /// Seed for placement and per-impression variation [default: 1].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// JPEG quality of the outputs, 1–100.
+    #[arg(long, default_value_t = io::DEFAULT_JPEG_QUALITY)]
+    quality: u8,
+}
+
+impl TreatmentArgs {
+    fn params(&self) -> Params {
+        let mut p = Params::default();
+        if let Some(v) = self.density {
+            p.density = v;
+        }
+        if let Some(v) = self.dot_size {
+            p.dot_size = v;
+        }
+        if let Some(v) = self.shade {
+            p.shade = v;
+        }
+        if let Some(v) = self.seed {
+            p.seed = v;
+        }
+        p.px_per_mm = self.px_per_mm;
+        p
+    }
+}
+
+/// An error that is the user's to fix in the arguments (exit code 2), not a file problem (exit code 1).
+#[derive(Debug)]
+struct UsageError(String);
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render(&args),
+        Command::Demo { out, treatment } => demo(&out, &treatment),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smpsim: {e:#}");
+            let usage = e.downcast_ref::<UsageError>().is_some()
+                || matches!(
+                    e.downcast_ref::<smpsim::Error>(),
+                    Some(smpsim::Error::InvalidParam { .. })
+                );
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// Fails if `out` is the same file as `input`: inputs are never overwritten.
+fn refuse_overwrite(input: &Path, out: &Path) -> Result<()> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), out.canonicalize()) {
+        if a == b {
+            bail!(UsageError(format!(
+                "{}: output would overwrite an input",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn render(args: &RenderArgs) -> Result<()> {
+    let params = args.treatment.params();
+    params.validate()?;
+    for out in std::iter::once(&args.out).chain(&args.compare) {
+        refuse_overwrite(&args.photo, out)?;
+        refuse_overwrite(&args.mask, out)?;
+    }
+    let total = Instant::now();
+    let t = Instant::now();
+    let photo = io::load_photo(&args.photo)?;
+    let decode = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let field = io::load_mask(&args.mask, photo.width(), photo.height())?;
+    let mask = t.elapsed().as_secs_f64();
+    let rendered = smpsim::render(&photo, &field, &params)?;
+    let stats = &rendered.stats;
+    if stats.px_per_mm_estimated {
+        eprintln!(
+            "smpsim: estimated scale {:.2} px/mm from the treated region's width ({} px taken as {} mm); pass --px-per-mm to set it",
+            stats.px_per_mm,
+            scale::treated_width_px(&field),
+            scale::TYPICAL_TREATED_WIDTH_MM
+        );
+    }
+    let t = Instant::now();
+    io::save_rgb(&args.out, &rendered.image, args.treatment.quality)?;
+    if let Some(path) = &args.compare {
+        io::save_rgb(
+            path,
+            &compose::side_by_side(&photo, &rendered.image, 16),
+            args.treatment.quality,
+        )?;
+    }
+    let encode = t.elapsed().as_secs_f64();
+    if args.json {
+        let summary = json!({
+            "photo": args.photo,
+            "output": args.out,
+            "impressions": stats.impressions,
+            "px_per_mm": stats.px_per_mm,
+            "px_per_mm_estimated": stats.px_per_mm_estimated,
+            "treated_area_cm2": stats.treated_area_cm2,
+            "params": params,
+            "seconds": {
+                "decode": decode,
+                "mask": mask,
+                "place": stats.place_seconds,
+                "stamp": stats.stamp_seconds,
+                "encode": encode,
+                "total": total.elapsed().as_secs_f64(),
+            },
+        });
+        println!("{summary}");
+    } else {
+        eprintln!(
+            "smpsim: {} impressions over {:.1} cm² at {:.2} px/mm → {}",
+            stats.impressions,
+            stats.treated_area_cm2,
+            stats.px_per_mm,
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The bundled fixture: a synthetic head photographed from the front and above, and its treatment mask.
+const DEMO_PHOTO: &[u8] = include_bytes!("../fixtures/head.jpg");
+const DEMO_MASK: &[u8] = include_bytes!("../fixtures/head_mask.png");
+
+fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
+    let photo = image::load_from_memory(DEMO_PHOTO)
+        .context("bundled demo photo")?
+        .into_rgb8();
+    let mask = image::load_from_memory(DEMO_MASK)
+        .context("bundled demo mask")?
+        .into_luma8();
+    let field = DensityField::from_mask(&mask);
+    let params = treatment.params();
+    let rendered = smpsim::render(&photo, &field, &params)?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+    let q = treatment.quality;
+    let after = out.join("after.jpg");
+    let compare = out.join("before_after.jpg");
+    let closeup = out.join("closeup.png");
+    io::save_rgb(&after, &rendered.image, q)?;
+    io::save_rgb(&compare, &compose::side_by_side(&photo, &rendered.image, 16), q)?;
+    // A 2× close-up of the front hairline, lossless so the impressions are seen as they are.
+    let region = hairline_region(&field);
+    io::save_rgb(
+        &closeup,
+        &compose::zoomed_pair(&photo, &rendered.image, region, 2, 8),
+        q,
+    )?;
+    let s = &rendered.stats;
+    println!(
+        "{} impressions over {:.1} cm² at {:.2} px/mm ({})",
+        s.impressions,
+        s.treated_area_cm2,
+        s.px_per_mm,
+        if s.px_per_mm_estimated { "estimated" } else { "given" }
+    );
+    for p in [&after, &compare, &closeup] {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// A 400×300 px window centred on the front edge of the treated region (its lowest treated row, mid-width).
+fn hairline_region(field: &DensityField) -> smpsim::field::PixelRect {
+    let (w, h) = (field.width(), field.height());
+    let bbox = field.bounding_box().unwrap_or(smpsim::field::PixelRect {
+        x0: 0,
+        y0: 0,
+        x1: w,
+        y1: h,
+    });
+    let cx = (bbox.x0 + bbox.x1) / 2;
+    let front = (bbox.y0..bbox.y1)
+        .rev()
+        .find(|&y| field.level(cx, y) > 0)
+        .unwrap_or(bbox.y1);
+    let (rw, rh) = (400.min(w), 300.min(h));
+    let x0 = cx.saturating_sub(rw / 2).min(w - rw);
+    let y0 = front.saturating_sub(rh * 2 / 3).min(h - rh);
+    smpsim::field::PixelRect {
+        x0,
+        y0,
+        x1: x0 + rw,
+        y1: y0 + rh,
+    }
+}

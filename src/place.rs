@@ -1,0 +1,296 @@
+//! Placement: where each impression goes, and what it looks like.
+//!
+//! The ranked blue-noise tile ([`crate::blue_noise`]) is laid over the photo at the scale that gives the
+//! requested density, and a point is kept where its rank (as a fraction of the tile) falls below the density
+//! field. Work is split into fixed cells of the tile (sized by the tile, never by thread count) and gathered in
+//! cell order, and each impression's look comes from a generator seeded by its own identity, so the result is
+//! the same on any number of threads and does not depend on which other points were kept.
+
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::blue_noise::{ranked_tile, TILE_POINTS};
+use crate::error::{Error, Result};
+use crate::field::DensityField;
+use crate::params::Params;
+
+/// One pigment impression, in photo pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Impression {
+    /// Centre, pixels from the left edge (pixel centres are at +0.5).
+    pub x: f32,
+    /// Centre, pixels from the top edge.
+    pub y: f32,
+    /// Semi-axis along `angle`, in pixels.
+    pub radius_major: f32,
+    /// Semi-axis across `angle`, in pixels.
+    pub radius_minor: f32,
+    /// Orientation of the major axis, radians.
+    pub angle: f32,
+    /// Fraction of light absorbed at the centre of the pigment disc (0–1).
+    pub opacity: f32,
+    /// Lightness factor of this impression's pigment colour (1 = the shade itself).
+    pub tone: f32,
+    /// Rank in the blue-noise set as a fraction (0–1): the impression exists wherever density exceeds it.
+    pub rank: f32,
+}
+
+/// Tile cells per side: units of parallel work.
+const CELLS: usize = 16;
+
+/// Largest number of impressions one render may place (about 1 GB of impressions): a guard against a scale or
+/// density that would ask for far more than any photo can show.
+pub const MAX_IMPRESSIONS: f64 = 30_000_000.0;
+
+/// The tile's points transformed for one seed and bucketed by cell.
+struct SeededTile {
+    /// (u, v, rank index) in `[0,1)²`, grouped by cell.
+    points: Vec<(f32, f32, u32)>,
+    /// Start of each cell's points in `points`; `CELLS² + 1` entries.
+    cell_start: Vec<usize>,
+}
+
+impl SeededTile {
+    fn new(seed: u64) -> Self {
+        // One of the square's 8 symmetries, chosen by the seed, so different seeds give different patterns.
+        let symmetry = mix(seed, 0x7113) % 8;
+        let tile = ranked_tile();
+        let transformed: Vec<(f32, f32, u32)> = tile
+            .iter()
+            .enumerate()
+            .map(|(rank, &[u, v])| {
+                let (u, v) = if symmetry & 1 == 1 { (v, u) } else { (u, v) };
+                let u = if symmetry & 2 == 2 { flip(u) } else { u };
+                let v = if symmetry & 4 == 4 { flip(v) } else { v };
+                (u, v, rank as u32)
+            })
+            .collect();
+        let cell_of = |u: f32, v: f32| {
+            let cx = ((u * CELLS as f32) as usize).min(CELLS - 1);
+            let cy = ((v * CELLS as f32) as usize).min(CELLS - 1);
+            cy * CELLS + cx
+        };
+        let mut cell_start = vec![0usize; CELLS * CELLS + 1];
+        for &(u, v, _) in &transformed {
+            cell_start[cell_of(u, v) + 1] += 1;
+        }
+        for c in 1..cell_start.len() {
+            cell_start[c] += cell_start[c - 1];
+        }
+        let mut fill = cell_start.clone();
+        let mut points = vec![(0.0, 0.0, 0); transformed.len()];
+        for p in transformed {
+            let c = cell_of(p.0, p.1);
+            points[fill[c]] = p;
+            fill[c] += 1;
+        }
+        SeededTile { points, cell_start }
+    }
+}
+
+/// `1 - u`, kept inside `[0, 1)`.
+fn flip(u: f32) -> f32 {
+    let f = 1.0 - u;
+    if f >= 1.0 {
+        0.0
+    } else {
+        f
+    }
+}
+
+/// A 64-bit mix of two values (SplitMix64 finaliser), for seeding per-identity generators.
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A standard normal sample (Box–Muller); plenty for a few draws per impression.
+fn normal(rng: &mut Pcg64Mcg) -> f32 {
+    let u1: f32 = rng.random::<f32>().max(1e-7);
+    let u2: f32 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// Impression shape parameters converted to pixels once per render.
+struct Look {
+    mean_radius_px: f32,
+    log_sigma: f32,
+    log_mu: f32,
+    max_elongation: f32,
+    opacity: f32,
+    opacity_variation: f32,
+    tone_variation: f32,
+}
+
+impl Look {
+    fn new(params: &Params, px_per_mm: f32) -> Self {
+        let cv = params.size_variation;
+        let log_sigma = (1.0 + cv * cv).ln().sqrt();
+        Look {
+            mean_radius_px: params.dot_size * px_per_mm / 2.0,
+            log_sigma,
+            // Log-normal with mean 1: the mean diameter is the one asked for.
+            log_mu: -log_sigma * log_sigma / 2.0,
+            max_elongation: params.max_elongation,
+            opacity: params.opacity,
+            opacity_variation: params.opacity_variation,
+            tone_variation: params.tone_variation,
+        }
+    }
+
+    /// The impression at (x, y) whose look is drawn from `rng`.
+    fn impression(&self, rng: &mut Pcg64Mcg, x: f32, y: f32, rank: f32) -> Impression {
+        let r = self.mean_radius_px * (self.log_mu + self.log_sigma * normal(rng)).exp();
+        let elongation = 1.0 + (self.max_elongation - 1.0) * rng.random::<f32>();
+        let stretch = elongation.sqrt(); // area-preserving
+        let angle = std::f32::consts::PI * rng.random::<f32>();
+        let opacity = (self.opacity * (1.0 + self.opacity_variation * normal(rng))).clamp(0.0, 1.0);
+        let tone = (1.0 + self.tone_variation * normal(rng)).clamp(0.25, 2.0);
+        Impression {
+            x,
+            y,
+            radius_major: r * stretch,
+            radius_minor: r / stretch,
+            angle,
+            opacity,
+            tone,
+            rank,
+        }
+    }
+}
+
+/// Places impressions over `field` at `px_per_mm`, following `params` (density, size, variation, seed).
+///
+/// In a region where the field is 1 the count is `density × area`; where it is 0 there is none. Cost grows
+/// with the number of tile points under the field's bounding box, i.e. linearly with the impressions.
+pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Vec<Impression>> {
+    params.validate()?;
+    crate::params::check_scale(px_per_mm)?;
+    let Some(bbox) = field.bounding_box() else {
+        return Ok(Vec::new());
+    };
+    // Impressions per pixel² at full density.
+    let density_px = params.density as f64 / 100.0 / (px_per_mm as f64 * px_per_mm as f64);
+    let expected = density_px * bbox.width() as f64 * bbox.height() as f64;
+    if expected > MAX_IMPRESSIONS {
+        return Err(Error::param(
+            "density",
+            params.density,
+            format!(
+                "at {px_per_mm} px/mm this asks for about {expected:.0} impressions, more than the {MAX_IMPRESSIONS:.0} \
+                 one render places; check the scale"
+            ),
+        ));
+    }
+    let period = (TILE_POINTS as f64 / density_px).sqrt();
+    let tile = SeededTile::new(params.seed);
+    let offset_x = (mix(params.seed, 0x0FF5E7) >> 11) as f64 / (1u64 << 53) as f64 * period;
+    let offset_y = (mix(params.seed, 0x0FF5E8) >> 11) as f64 / (1u64 << 53) as f64 * period;
+    let look = Look::new(params, px_per_mm);
+
+    // Every (tile instance, cell) whose square touches the field's bounding box, in row-major order.
+    let cell = period / CELLS as f64;
+    let first_cell = |lo: u32, off: f64| ((lo as f64 + off) / cell).floor() as i64;
+    let last_cell = |hi: u32, off: f64| ((hi as f64 + off) / cell).floor() as i64;
+    let (cx0, cx1) = (first_cell(bbox.x0, offset_x), last_cell(bbox.x1, offset_x));
+    let (cy0, cy1) = (first_cell(bbox.y0, offset_y), last_cell(bbox.y1, offset_y));
+    let units: Vec<(i64, i64)> = (cy0..=cy1).flat_map(|cy| (cx0..=cx1).map(move |cx| (cx, cy))).collect();
+
+    let n = TILE_POINTS as u64;
+    let (w, h) = (field.width(), field.height());
+    let impressions = units
+        .par_iter()
+        .flat_map_iter(|&(gx, gy)| {
+            let (ti, tj) = (gx.div_euclid(CELLS as i64), gy.div_euclid(CELLS as i64));
+            let c = gy.rem_euclid(CELLS as i64) as usize * CELLS + gx.rem_euclid(CELLS as i64) as usize;
+            let pts = &tile.points[tile.cell_start[c]..tile.cell_start[c + 1]];
+            let instance = mix(mix(params.seed, ti as u64), tj as u64);
+            let look = &look;
+            pts.iter().filter_map(move |&(u, v, rank)| {
+                let x = ((ti as f64 + u as f64) * period - offset_x) as f32;
+                let y = ((tj as f64 + v as f64) * period - offset_y) as f32;
+                if !(x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32) {
+                    return None;
+                }
+                let level = field.level(x as u32, y as u32) as u64;
+                // Keep where (rank + ½) / n < level / 255, in exact integers.
+                if (2 * rank as u64 + 1) * 255 >= 2 * level * n {
+                    return None;
+                }
+                let mut rng = Pcg64Mcg::seed_from_u64(mix(instance, rank as u64));
+                Some(look.impression(&mut rng, x, y, (rank as f32 + 0.5) / n as f32))
+            })
+        })
+        .collect();
+    Ok(impressions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(density: f32) -> Params {
+        Params {
+            density,
+            ..Params::default()
+        }
+    }
+
+    #[test]
+    fn full_region_count_matches_density_times_area() {
+        // 10 px/mm; a 600×400 px region is 60×40 mm = 24 cm².
+        let field = DensityField::from_fn(800, 600, |x, y| {
+            ((100.0..700.0).contains(&x) && (100.0..500.0).contains(&y)) as u8 as f32
+        });
+        for density in [30.0, 50.0, 120.0] {
+            let imps = place(&field, &params(density), 10.0).unwrap();
+            let want = density as f64 * 24.0;
+            let got = imps.len() as f64;
+            assert!((got / want - 1.0).abs() < 0.05, "density {density}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn nothing_where_the_field_is_zero() {
+        let field = DensityField::from_fn(400, 300, |x, _| (x < 200.0) as u8 as f32);
+        let imps = place(&field, &params(80.0), 8.0).unwrap();
+        assert!(!imps.is_empty());
+        assert!(imps.iter().all(|i| i.x < 200.0));
+    }
+
+    #[test]
+    fn grey_gives_that_fraction() {
+        let full = DensityField::uniform(500, 500, 1.0);
+        let half = DensityField::uniform(500, 500, 0.5);
+        let n_full = place(&full, &params(60.0), 10.0).unwrap().len() as f64;
+        let n_half = place(&half, &params(60.0), 10.0).unwrap().len() as f64;
+        assert!((n_half / n_full - 128.0 / 255.0).abs() < 0.02, "{n_half} / {n_full}");
+    }
+
+    #[test]
+    fn a_denser_field_keeps_every_sparser_impression() {
+        let p = params(60.0);
+        let sparse = place(&DensityField::uniform(300, 300, 0.3), &p, 10.0).unwrap();
+        let dense = place(&DensityField::uniform(300, 300, 0.9), &p, 10.0).unwrap();
+        assert!(sparse.iter().all(|s| dense.contains(s)));
+    }
+
+    #[test]
+    fn sizes_vary_around_the_mean() {
+        let p = params(60.0);
+        let imps = place(&DensityField::uniform(600, 600, 1.0), &p, 10.0).unwrap();
+        let d: Vec<f32> = imps
+            .iter()
+            .map(|i| (i.radius_major * i.radius_minor).sqrt() * 2.0 / 10.0)
+            .collect();
+        let mean = d.iter().sum::<f32>() / d.len() as f32;
+        let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / d.len() as f32).sqrt();
+        assert!((mean / p.dot_size - 1.0).abs() < 0.03, "mean diameter {mean}");
+        assert!((sd / mean - p.size_variation).abs() < 0.03, "cv {}", sd / mean);
+        assert!(imps.iter().any(|i| i.radius_major / i.radius_minor > 1.2));
+    }
+}

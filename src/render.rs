@@ -1,0 +1,115 @@
+//! The whole in-memory job: scale, placement, stamping. No files.
+
+use image::RgbImage;
+use serde::Serialize;
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::field::DensityField;
+use crate::params::{check_scale, Params};
+use crate::place::{place, Impression};
+use crate::scale::estimate_px_per_mm;
+use crate::stamp::{stamp, Ink};
+
+/// What a render did, for reports and `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderStats {
+    /// Impressions placed and stamped.
+    pub impressions: usize,
+    /// Scale used, pixels per mm.
+    pub px_per_mm: f32,
+    /// Whether the scale was estimated from the treated region (rather than given).
+    pub px_per_mm_estimated: bool,
+    /// Treated scalp area in cm², weighted by density (a grey mask pixel counts by its fraction).
+    pub treated_area_cm2: f64,
+    /// Seconds spent placing impressions.
+    pub place_seconds: f64,
+    /// Seconds spent stamping them.
+    pub stamp_seconds: f64,
+}
+
+/// A rendered *after* image with its statistics.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The photo with the treatment applied.
+    pub image: RgbImage,
+    /// What the render did.
+    pub stats: RenderStats,
+}
+
+/// Renders the treatment onto a copy of `photo`. See [`render_mut`].
+#[must_use = "the rendered image is returned, the photo is left as it was"]
+pub fn render(photo: &RgbImage, field: &DensityField, params: &Params) -> Result<Rendered> {
+    let mut image = photo.clone();
+    let stats = render_mut(&mut image, field, params)?;
+    Ok(Rendered { image, stats })
+}
+
+/// Renders the treatment onto `photo` in place: places impressions by `field` and `params`, then stamps them.
+///
+/// `field` must be the photo's size. The photo is unchanged if an error is returned.
+pub fn render_mut(photo: &mut RgbImage, field: &DensityField, params: &Params) -> Result<RenderStats> {
+    let (impressions, stats) = plan(photo.width(), photo.height(), field, params)?;
+    let start = Instant::now();
+    stamp_impressions(photo, field, &impressions, params, stats.px_per_mm)?;
+    Ok(RenderStats {
+        stamp_seconds: start.elapsed().as_secs_f64(),
+        ..stats
+    })
+}
+
+/// Places the impressions for a photo of `width`×`height` without drawing them: the scale and the list, with
+/// statistics (`stamp_seconds` is 0). Useful to inspect or edit impressions before [`stamp_impressions`].
+pub fn plan(width: u32, height: u32, field: &DensityField, params: &Params) -> Result<(Vec<Impression>, RenderStats)> {
+    params.validate()?;
+    check_field_size(field, width, height)?;
+    let (px_per_mm, estimated) = match params.px_per_mm {
+        Some(s) => (s, false),
+        None => (estimate_px_per_mm(field)?, true),
+    };
+    check_scale(px_per_mm)?;
+    let start = Instant::now();
+    let impressions = place(field, params, px_per_mm)?;
+    let stats = RenderStats {
+        impressions: impressions.len(),
+        px_per_mm,
+        px_per_mm_estimated: estimated,
+        treated_area_cm2: field.weighted_area_px() / (px_per_mm as f64 * px_per_mm as f64) / 100.0,
+        place_seconds: start.elapsed().as_secs_f64(),
+        stamp_seconds: 0.0,
+    };
+    Ok((impressions, stats))
+}
+
+/// Stamps already placed impressions onto `photo` with the pigment of `params` at `px_per_mm`.
+/// Pixels where `field` is 0 are left untouched.
+pub fn stamp_impressions(
+    photo: &mut RgbImage,
+    field: &DensityField,
+    impressions: &[Impression],
+    params: &Params,
+    px_per_mm: f32,
+) -> Result<()> {
+    params.validate()?;
+    check_scale(px_per_mm)?;
+    check_field_size(field, photo.width(), photo.height())?;
+    let ink = Ink {
+        shade: params.shade,
+        blur_px: params.edge_softness * px_per_mm,
+    };
+    stamp(photo, field, impressions, &ink);
+    Ok(())
+}
+
+fn check_field_size(field: &DensityField, width: u32, height: u32) -> Result<()> {
+    if (field.width(), field.height()) != (width, height) {
+        return Err(Error::SizeMismatch {
+            what: "density field".into(),
+            expected_w: width,
+            expected_h: height,
+            found_w: field.width(),
+            found_h: field.height(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Stamping: pigment absorbs light under each impression, in linear light, band by band in parallel.
+//!
+//! The image is cut into horizontal bands of [`BAND_ROWS`] rows. Each band collects the impressions whose box
+//! touches it (in placement order), multiplies their transmittance into a small per-band buffer, then turns
+//! the photo's pixels into linear light, multiplies, and back — only where pigment landed. Bands never share
+//! pixels and each pixel's product is taken in the same order, so any number of threads gives the same bytes.
+//!
+//! Absorption (multiplication) rather than painting keeps the photo's own light: a highlight stays brighter
+//! than a shadow under the same impression, skin texture shows through, and a pixel can only get darker.
+
+use image::RgbImage;
+use rayon::prelude::*;
+
+use crate::colour::{decode_table, encode_index, encode_table, srgb_to_linear};
+use crate::field::DensityField;
+use crate::params::Rgb8;
+use crate::place::Impression;
+use crate::splat::{profile_row, sample, MAX_RHO, TAIL_SIGMAS};
+
+/// Rows per band: small enough that a band's buffer stays in cache, large enough to amortise the set-up.
+pub const BAND_ROWS: usize = 16;
+
+/// Optical settings for a stamping pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Ink {
+    /// Pigment colour at full opacity.
+    pub shade: Rgb8,
+    /// Skin blur of the pigment, σ in pixels (the pixel's own box is added inside).
+    pub blur_px: f32,
+}
+
+/// An impression ready to draw: its quadratic form, reach and colour, in pixel units.
+struct Prepared<'a> {
+    cx: f32,
+    cy: f32,
+    /// d²/σ² = a·dx² + b·dx·dy + c·dy²
+    qa: f32,
+    qb: f32,
+    qc: f32,
+    reach: f32,
+    row: &'a [f32],
+    /// Per channel: fraction of light the pigment absorbs at full coverage, times opacity.
+    absorb: [f32; 3],
+}
+
+impl<'a> Prepared<'a> {
+    fn new(imp: &Impression, ink: &Ink, shade_linear: [f32; 3]) -> Self {
+        let (a, b) = (imp.radius_major.max(1e-3), imp.radius_minor.max(1e-3));
+        let r = (a * b).sqrt();
+        // Skin blur plus the pixel's box (variance 1/12 px²); never sharper than the table's widest disc.
+        let sigma = (ink.blur_px * ink.blur_px + 1.0 / 12.0).sqrt().max(r / MAX_RHO);
+        let (s, c) = imp.angle.sin_cos();
+        // Stretch the ellipse into a circle of radius r: along the major axis by b/a, across by a/b.
+        let (ka, kb) = ((b / a) / (sigma * sigma), (a / b) / (sigma * sigma));
+        let absorb = std::array::from_fn(|ch| {
+            let pigment = (shade_linear[ch] * imp.tone).min(1.0);
+            imp.opacity * (1.0 - pigment)
+        });
+        Prepared {
+            cx: imp.x,
+            cy: imp.y,
+            qa: ka * c * c + kb * s * s,
+            qb: 2.0 * (ka - kb) * c * s,
+            qc: ka * s * s + kb * c * c,
+            reach: a + TAIL_SIGMAS * sigma,
+            row: profile_row(r / sigma),
+            absorb,
+        }
+    }
+}
+
+/// Darkens `image` under every impression; pixels where `field` is 0 are never touched.
+///
+/// `image` and `field` must be the same size (the render functions check).
+pub fn stamp(image: &mut RgbImage, field: &DensityField, impressions: &[Impression], ink: &Ink) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if w == 0 || h == 0 || impressions.is_empty() {
+        return;
+    }
+    let shade_linear = ink.shade.0.map(|v| srgb_to_linear(v as f32 / 255.0));
+    let prepared: Vec<Prepared> = impressions
+        .par_iter()
+        .map(|imp| Prepared::new(imp, ink, shade_linear))
+        .collect();
+    let bands = h.div_ceil(BAND_ROWS);
+    let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
+    for (i, p) in prepared.iter().enumerate() {
+        let y0 = (p.cy - p.reach).floor().max(0.0) as usize;
+        let y1 = ((p.cy + p.reach).ceil().max(0.0) as usize).min(h - 1);
+        for band in by_band.iter_mut().take(y1 / BAND_ROWS + 1).skip(y0 / BAND_ROWS) {
+            band.push(i as u32);
+        }
+    }
+    image
+        .par_chunks_mut(w * 3 * BAND_ROWS)
+        .zip(by_band.par_iter())
+        .enumerate()
+        .for_each(|(band, (pixels, list))| {
+            if !list.is_empty() {
+                stamp_band(pixels, w, band * BAND_ROWS, field, &prepared, list);
+            }
+        });
+}
+
+/// Stamps the impressions `list` into one band of rows starting at image row `top`.
+fn stamp_band(pixels: &mut [u8], w: usize, top: usize, field: &DensityField, all: &[Prepared], list: &[u32]) {
+    let rows = pixels.len() / (w * 3);
+    // The band's transmittance only spans the columns its impressions reach.
+    let (mut x_lo, mut x_hi) = (w, 0usize);
+    for &i in list {
+        let p = &all[i as usize];
+        x_lo = x_lo.min((p.cx - p.reach).floor().max(0.0) as usize);
+        x_hi = x_hi.max(((p.cx + p.reach).ceil().max(0.0) as usize + 1).min(w));
+    }
+    if x_lo >= x_hi {
+        return;
+    }
+    let span = x_hi - x_lo;
+    let mut transmit = vec![1f32; span * rows * 3];
+    for &i in list {
+        let p = &all[i as usize];
+        let x0 = ((p.cx - p.reach).floor().max(x_lo as f32) as usize).max(x_lo);
+        let x1 = ((p.cx + p.reach).ceil() as usize + 1).min(x_hi);
+        let y0 = ((p.cy - p.reach).floor().max(top as f32) as usize).max(top);
+        let y1 = ((p.cy + p.reach).ceil() as usize + 1).min(top + rows);
+        for y in y0..y1 {
+            let dy = y as f32 + 0.5 - p.cy;
+            let field_row = &field.row(y as u32)[x0..x1];
+            let t_row = &mut transmit[((y - top) * span + (x0 - x_lo)) * 3..((y - top) * span + (x1 - x_lo)) * 3];
+            let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
+            for (k, (t, &level)) in t_row.chunks_exact_mut(3).zip(field_row).enumerate() {
+                if level == 0 {
+                    continue;
+                }
+                let dx = (x0 + k) as f32 + 0.5 - p.cx;
+                let q = p.qa * dx * dx + qxy * dx + qy;
+                let cover = sample(p.row, q.max(0.0).sqrt());
+                if cover > 0.0 {
+                    t[0] *= 1.0 - cover * p.absorb[0];
+                    t[1] *= 1.0 - cover * p.absorb[1];
+                    t[2] *= 1.0 - cover * p.absorb[2];
+                }
+            }
+        }
+    }
+    let (dec, enc) = (decode_table(), encode_table());
+    for y in 0..rows {
+        let px = &mut pixels[(y * w + x_lo) * 3..(y * w + x_hi) * 3];
+        let tr = &transmit[y * span * 3..(y + 1) * span * 3];
+        for (p, t) in px.chunks_exact_mut(3).zip(tr.chunks_exact(3)) {
+            if t[0] < 1.0 || t[1] < 1.0 || t[2] < 1.0 {
+                for c in 0..3 {
+                    let out = enc[encode_index(dec[p[c] as usize] * t[c])];
+                    // The tables round-trip every value, so this never lightens; min() makes it a guarantee.
+                    p[c] = p[c].min(out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The real `smpsim` binary, run in a temporary folder.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+const FIXTURE_PHOTO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head.jpg");
+const FIXTURE_MASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head_mask.png");
+
+fn smpsim() -> Command {
+    Command::cargo_bin("smpsim").unwrap()
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn render_fixture(dir: &Path, name: &str, extra: &[&str], threads: &str) -> (PathBuf, std::process::Output) {
+    let out = dir.join(name);
+    let output = smpsim()
+        .env("RAYON_NUM_THREADS", threads)
+        .args(["render", FIXTURE_PHOTO, "--mask", FIXTURE_MASK, "-o"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    (out, output)
+}
+
+#[test]
+fn render_writes_the_after_image_and_a_json_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, o) = render_fixture(
+        dir.path(),
+        "after.jpg",
+        &["--json", "--px-per-mm", "9", "--seed", "5"],
+        "2",
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n = v["impressions"].as_u64().unwrap() as f64;
+    let area = v["treated_area_cm2"].as_f64().unwrap();
+    assert_eq!(v["px_per_mm"].as_f64().unwrap(), 9.0);
+    assert_eq!(v["px_per_mm_estimated"], false);
+    // The default density is 100 per cm², and the count follows it over the mask's weighted area.
+    assert!(
+        (n / (100.0 * area) - 1.0).abs() < 0.05,
+        "{n} impressions over {area} cm²"
+    );
+    for stage in ["decode", "mask", "place", "stamp", "encode", "total"] {
+        assert!(v["seconds"][stage].as_f64().unwrap() >= 0.0, "missing stage {stage}");
+    }
+    let after = image::open(&out).unwrap().into_rgb8();
+    let before = image::open(FIXTURE_PHOTO).unwrap().into_rgb8();
+    assert_eq!(after.dimensions(), before.dimensions());
+    // The treated top got darker on average; the untreated backdrop corner did not change beyond JPEG noise.
+    let mean = |img: &image::RgbImage, x0: u32, y0: u32| {
+        let mut s = 0u64;
+        for y in y0..y0 + 50 {
+            for x in x0..x0 + 50 {
+                s += img.get_pixel(x, y).0.iter().map(|&c| c as u64).sum::<u64>();
+            }
+        }
+        s as f64 / (50.0 * 50.0 * 3.0)
+    };
+    assert!(mean(&after, 775, 300) < mean(&before, 775, 300) - 1.0);
+    assert!((mean(&after, 10, 10) - mean(&before, 10, 10)).abs() < 1.0);
+}
+
+#[test]
+fn an_estimated_scale_is_printed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, o) = render_fixture(dir.path(), "after.png", &["--json"], "2");
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("estimated scale"), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["px_per_mm_estimated"], true);
+    // The fixture is drawn at 9 px/mm; the estimate from the treated width lands within 10%.
+    let s = v["px_per_mm"].as_f64().unwrap();
+    assert!((s / 9.0 - 1.0).abs() < 0.1, "estimated {s} px/mm");
+}
+
+#[test]
+fn output_is_byte_identical_on_1_2_and_8_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = |threads: &str| {
+        let (out, o) = render_fixture(dir.path(), &format!("t{threads}.png"), &[], threads);
+        assert!(o.status.success(), "{}", stderr_of(&o));
+        std::fs::read(out).unwrap()
+    };
+    let one = bytes("1");
+    assert!(one == bytes("2"));
+    assert!(one == bytes("8"));
+}
+
+#[test]
+fn bad_parameters_exit_2_naming_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, name) in [
+        ("--density", "-3", "density"),
+        ("--density", "NaN", "density"),
+        ("--dot-size", "0", "dot_size"),
+        ("--px-per-mm", "0", "px_per_mm"),
+        ("--shade", "#12345z", "shade"),
+    ] {
+        let (out, o) = render_fixture(dir.path(), "x.jpg", &[flag, value], "1");
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {}", stderr_of(&o));
+        assert!(stderr_of(&o).contains(name), "{flag} {value}: {}", stderr_of(&o));
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn unreadable_inputs_exit_1_naming_the_file_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.jpg");
+    std::fs::write(&corrupt, b"\xff\xd8\xff\xe0 this is not really a JPEG").unwrap();
+    let truncated = dir.path().join("truncated.jpg");
+    std::fs::write(&truncated, &std::fs::read(FIXTURE_PHOTO).unwrap()[..5000]).unwrap();
+    let small_mask = dir.path().join("small_mask.png");
+    image::GrayImage::new(10, 10).save(&small_mask).unwrap();
+    let missing = dir.path().join("missing.jpg");
+    let cases: [(&Path, &Path, &str); 4] = [
+        (&corrupt, Path::new(FIXTURE_MASK), "corrupt.jpg"),
+        (&truncated, Path::new(FIXTURE_MASK), "truncated.jpg"),
+        (&missing, Path::new(FIXTURE_MASK), "missing.jpg"),
+        (Path::new(FIXTURE_PHOTO), &small_mask, "small_mask.png is 10x10"),
+    ];
+    for (photo, mask, expect) in cases {
+        let out = dir.path().join("out.jpg");
+        let o = smpsim()
+            .arg("render")
+            .arg(photo)
+            .arg("--mask")
+            .arg(mask)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{expect}: {}", stderr_of(&o));
+        assert!(stderr_of(&o).contains(expect), "{expect}: {}", stderr_of(&o));
+        assert!(!out.exists(), "{expect}: an output was written");
+    }
+    // Nothing but the inputs is left in the folder: no temporary files either.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo.jpg");
+    std::fs::copy(FIXTURE_PHOTO, &photo).unwrap();
+    let original = std::fs::read(&photo).unwrap();
+    let o = smpsim()
+        .arg("render")
+        .arg(&photo)
+        .args(["--mask", FIXTURE_MASK, "-o"])
+        .arg(&photo)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("overwrite"), "{}", stderr_of(&o));
+    assert_eq!(std::fs::read(&photo).unwrap(), original);
+}
+
+#[test]
+fn demo_writes_after_compare_and_closeup() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = smpsim()
+        .current_dir(dir.path())
+        .args(["demo", "-o", "out"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let after = image::open(dir.path().join("out/after.jpg")).unwrap();
+    let compare = image::open(dir.path().join("out/before_after.jpg")).unwrap();
+    let closeup = image::open(dir.path().join("out/closeup.png")).unwrap();
+    assert_eq!((after.width(), after.height()), (1600, 1200));
+    assert_eq!((compare.width(), compare.height()), (1600 * 2 + 16, 1200));
+    assert_eq!((closeup.width(), closeup.height()), (400 * 2 * 2 + 8, 300 * 2));
+}

@@ -1,0 +1,270 @@
+//! Properties of a render, measured on in-memory images through the public library API.
+
+use image::{Rgb, RgbImage};
+use smpsim::{plan, render, stamp_impressions, DensityField, Impression, Params};
+
+const SCALE: f32 = 10.0; // px per mm
+
+fn params() -> Params {
+    Params {
+        px_per_mm: Some(SCALE),
+        ..Params::default()
+    }
+}
+
+/// A skin-toned photo with a gentle gradient and per-pixel texture, so blending is tested on varied pixels.
+fn photo(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let t = ((x * 7 + y * 13) % 23) as u8;
+        Rgb([190 + t, 150 + t / 2, 130 + (x % 5) as u8])
+    })
+}
+
+/// A disc-shaped treatment region with a soft edge.
+fn disc_field(w: u32, h: u32, radius: f32) -> DensityField {
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    DensityField::from_fn(w, h, move |x, y| {
+        let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+        ((radius - d) / 20.0).clamp(0.0, 1.0)
+    })
+}
+
+#[test]
+fn count_in_a_full_region_is_density_times_area() {
+    // 500×400 px at 10 px/mm = 20 cm².
+    let field = DensityField::uniform(500, 400, 1.0);
+    for density in [40.0, 100.0, 180.0] {
+        let p = Params { density, ..params() };
+        let (imps, stats) = plan(500, 400, &field, &p).unwrap();
+        let want = density as f64 * 20.0;
+        assert!(
+            (imps.len() as f64 / want - 1.0).abs() <= 0.05,
+            "{} vs {want}",
+            imps.len()
+        );
+        assert!((stats.treated_area_cm2 - 20.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn no_impression_and_no_pigment_where_the_mask_is_black() {
+    let (w, h) = (600, 450);
+    let field = disc_field(w, h, 180.0);
+    let before = photo(w, h);
+    let out = render(&before, &field, &params()).unwrap();
+    let (imps, _) = plan(w, h, &field, &params()).unwrap();
+    assert_eq!(imps.len(), out.stats.impressions);
+    assert!(imps.iter().all(|i| field.level(i.x as u32, i.y as u32) > 0));
+    let mut touched_inside = 0;
+    for (x, y, p) in out.image.enumerate_pixels() {
+        let q = before.get_pixel(x, y);
+        if field.level(x, y) == 0 {
+            assert_eq!(p, q, "pixel ({x},{y}) outside the mask changed");
+        } else if p != q {
+            touched_inside += 1;
+        }
+        // Pigment only absorbs: never a lighter channel.
+        assert!(p.0.iter().zip(q.0).all(|(a, b)| *a <= b), "pixel ({x},{y}) got lighter");
+    }
+    assert!(touched_inside > 1000, "only {touched_inside} pixels darkened");
+}
+
+/// Nearest-neighbour distances of the impressions whose centres lie inside `keep`.
+fn nearest_distances(imps: &[Impression], keep: impl Fn(&Impression) -> bool) -> Vec<f32> {
+    imps.iter()
+        .filter(|i| keep(i))
+        .map(|a| {
+            imps.iter()
+                .filter(|b| !std::ptr::eq(*b, a))
+                .map(|b| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt())
+                .fold(f32::MAX, f32::min)
+        })
+        .collect()
+}
+
+#[test]
+fn spacing_is_blue_noise_no_clumps_no_grid() {
+    for density in [60.0, 100.0] {
+        let p = Params { density, ..params() };
+        let field = DensityField::uniform(500, 500, 1.0);
+        let (imps, _) = plan(500, 500, &field, &p).unwrap();
+        let inner = |i: &Impression| (50.0..450.0).contains(&i.x) && (50.0..450.0).contains(&i.y);
+        let d = nearest_distances(&imps, inner);
+        let mean = d.iter().sum::<f32>() / d.len() as f32;
+        let cv = (d.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / d.len() as f32).sqrt() / mean;
+        // Spacing of a hexagonal packing at this density, in px.
+        let hex = (2.0 / (3f32.sqrt() * density / 100.0)).sqrt() * SCALE;
+        let min = d.iter().cloned().fold(f32::MAX, f32::min);
+        assert!(cv <= 0.2, "density {density}: nearest-neighbour CV {cv:.3}");
+        assert!(
+            min >= 0.5 * hex,
+            "density {density}: two impressions {min:.2} px apart (hex {hex:.2})"
+        );
+        // A grid would show one dominant distance; blue noise has a spread.
+        assert!(cv >= 0.03, "density {density}: suspiciously regular, CV {cv:.3}");
+    }
+}
+
+#[test]
+fn grey_mask_gives_proportional_density_continuously() {
+    // Density ramps left to right; counts per vertical strip follow the ramp.
+    let field = DensityField::from_fn(1000, 300, |x, _| x / 1000.0);
+    let (imps, _) = plan(
+        1000,
+        300,
+        &field,
+        &Params {
+            density: 150.0,
+            ..params()
+        },
+    )
+    .unwrap();
+    let full_strip = 150.0 / 100.0 * (200.0 * 300.0) / (SCALE * SCALE); // impressions in a 200 px strip at 1.0
+    for k in 0..5 {
+        let (lo, hi) = (k as f32 * 200.0, (k + 1) as f32 * 200.0);
+        let n = imps.iter().filter(|i| (lo..hi).contains(&i.x)).count() as f32;
+        let want = full_strip * (lo + hi) / 2.0 / 1000.0;
+        assert!((n - want).abs() <= 0.1 * want + 5.0, "strip {k}: {n} vs {want}");
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_on_any_thread_count() {
+    let (w, h) = (700, 500);
+    let field = disc_field(w, h, 220.0);
+    let before = photo(w, h);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| render(&before, &field, &params()).unwrap().image)
+    };
+    let one = run(1);
+    assert!(one == run(2), "1 vs 2 threads differ");
+    assert!(one == run(8), "1 vs 8 threads differ");
+    let other_seed = render(&before, &field, &Params { seed: 2, ..params() }).unwrap().image;
+    assert!(one != other_seed, "the seed changes nothing");
+}
+
+/// Linear-light darkening of one impression stamped at a sub-pixel offset on a flat grey photo.
+fn stamp_one(dx: f32, dy: f32, radius: f32, grey: u8) -> (f64, f64, f64) {
+    let mut img = RgbImage::from_pixel(40, 40, Rgb([grey; 3]));
+    let field = DensityField::uniform(40, 40, 1.0);
+    let imp = Impression {
+        x: 20.0 + dx,
+        y: 20.0 + dy,
+        radius_major: radius,
+        radius_minor: radius,
+        angle: 0.0,
+        opacity: 0.8,
+        tone: 1.0,
+        rank: 0.0,
+    };
+    stamp_impressions(&mut img, &field, &[imp], &params(), SCALE).unwrap();
+    let lin = |v: u8| smpsim_lin(v);
+    let base = lin(grey);
+    let (mut ink, mut mx, mut my) = (0.0, 0.0, 0.0);
+    for (x, y, p) in img.enumerate_pixels() {
+        let a = 1.0 - lin(p.0[1]) / base;
+        ink += a;
+        mx += a * (x as f64 + 0.5);
+        my += a * (y as f64 + 0.5);
+    }
+    (ink, mx / ink, my / ink)
+}
+
+fn smpsim_lin(v: u8) -> f64 {
+    let c = v as f64 / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+#[test]
+fn impressions_are_drawn_at_subpixel_positions_with_constant_ink() {
+    let (ink0, x0, y0) = stamp_one(0.0, 0.0, 0.8, 200);
+    for (dx, dy) in [(0.25, 0.0), (0.5, 0.5), (0.1, 0.7)] {
+        let (ink, x, y) = stamp_one(dx, dy, 0.8, 200);
+        assert!(
+            (ink / ink0 - 1.0).abs() < 0.04,
+            "ink {ink} vs {ink0} at offset ({dx},{dy})"
+        );
+        assert!(
+            (x - x0 - dx as f64).abs() < 0.08,
+            "centroid x moved {} for {dx}",
+            x - x0
+        );
+        assert!(
+            (y - y0 - dy as f64).abs() < 0.08,
+            "centroid y moved {} for {dy}",
+            y - y0
+        );
+    }
+    // A larger impression holds proportionally more pigment (area, not a pixel-snapped blob).
+    let (ink_big, _, _) = stamp_one(0.0, 0.0, 1.6, 200);
+    assert!((ink_big / ink0 - 4.0).abs() < 0.6, "ink ratio {}", ink_big / ink0);
+}
+
+#[test]
+fn pigment_absorbs_so_light_and_shadow_keep_their_ratio() {
+    // The same impression on a bright and on a dark patch removes the same fraction of light.
+    let (ink_bright, _, _) = stamp_one(0.3, 0.3, 1.5, 220);
+    let (ink_dark, _, _) = stamp_one(0.3, 0.3, 1.5, 110);
+    assert!((ink_bright / ink_dark - 1.0).abs() < 0.05, "{ink_bright} vs {ink_dark}");
+}
+
+#[test]
+fn impressions_differ_from_each_other() {
+    let (imps, _) = plan(400, 400, &DensityField::uniform(400, 400, 1.0), &params()).unwrap();
+    let spread = |f: fn(&Impression) -> f32| {
+        let v: Vec<f32> = imps.iter().map(f).collect();
+        let m = v.iter().sum::<f32>() / v.len() as f32;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f32>() / v.len() as f32).sqrt() / m
+    };
+    assert!(spread(|i| i.radius_major * i.radius_minor) > 0.2, "sizes all alike");
+    assert!(spread(|i| i.opacity) > 0.08, "opacities all alike");
+    assert!(spread(|i| i.tone) > 0.05, "tones all alike");
+    assert!(spread(|i| i.angle) > 0.3, "angles all alike");
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    let img = photo(50, 40);
+    let err = render(&img, &DensityField::uniform(40, 50, 1.0), &params()).unwrap_err();
+    assert!(err.to_string().contains("50x40"), "{err}");
+    let err = render(
+        &img,
+        &DensityField::uniform(50, 40, 1.0),
+        &Params {
+            density: f32::NAN,
+            ..params()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("density"), "{err}");
+    let err = render(
+        &img,
+        &DensityField::uniform(50, 40, 1.0),
+        &Params {
+            px_per_mm: Some(-1.0),
+            ..params()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("px_per_mm"), "{err}");
+    // No scale given and nothing to estimate it from.
+    let err = render(&img, &DensityField::uniform(50, 40, 0.0), &Params::default()).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+    // A scale that would put millions of impressions on each pixel is refused before allocating.
+    let err = render(
+        &img,
+        &DensityField::uniform(50, 40, 1.0),
+        &Params {
+            density: 1000.0,
+            px_per_mm: Some(0.001),
+            ..params()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("check the scale"), "{err}");
+}
