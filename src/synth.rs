@@ -114,7 +114,6 @@ impl SyntheticHead {
         let mut mask = vec![0u8; w * h];
         let skin = self.skin.map(|v| srgb_to_linear(v as f32 / 255.0));
         let hair = self.hair.map(|v| srgb_to_linear(v as f32 / 255.0));
-        let fine = self.px_per_mm * 0.12; // pore and stubble scale
         photo
             .par_chunks_mut(w * 3)
             .zip(mask.par_chunks_mut(w))
@@ -124,7 +123,7 @@ impl SyntheticHead {
                     let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
                     let (rgb, m) = match self.surface(fx, fy) {
                         None => (self.backdrop(fx, fy), 0.0),
-                        Some(s) => self.scalp(&s, fx, fy, fine, skin, hair),
+                        Some(s) => self.scalp(&s, fx, fy, skin, hair),
                     };
                     for c in 0..3 {
                         prow[x * 3 + c] = (linear_to_srgb(rgb[c].clamp(0.0, 1.0)) * 255.0).round() as u8;
@@ -145,7 +144,7 @@ impl SyntheticHead {
     }
 
     /// Linear colour and mask value of a head pixel.
-    fn scalp(&self, s: &Surface, x: f32, y: f32, fine: f32, skin: [f32; 3], hair: [f32; 3]) -> ([f32; 3], f32) {
+    fn scalp(&self, s: &Surface, x: f32, y: f32, skin: [f32; 3], hair: [f32; 3]) -> ([f32; 3], f32) {
         let seed = self.seed;
         let n = s.normal;
         // Light from the upper left and in front; half vector toward the camera for the highlight.
@@ -154,12 +153,13 @@ impl SyntheticHead {
         let diffuse = dot(n, light).max(0.0);
         let rim = n[2].powf(0.35); // darker toward the silhouette
         let shine = dot(n, half).max(0.0).powf(28.0) * 0.22;
-        // Skin texture: blotchy tone at a few mm, fine grain, sparse pores.
-        let blotch = value_noise(x / (6.0 * self.px_per_mm), y / (6.0 * self.px_per_mm), seed) - 0.5;
-        let grain = value_noise(x / fine.max(0.7), y / fine.max(0.7), seed ^ 0x51) - 0.5;
-        let pore =
-            (value_noise(x / (fine * 1.5).max(0.8), y / (fine * 1.5).max(0.8), seed ^ 0x90) - 0.82).max(0.0) * 1.6;
-        let tone = (1.0 + 0.08 * blotch + 0.05 * grain - pore) * (0.28 + 0.72 * diffuse) * rim;
+        // Skin texture: blotchy tone at a few mm, grain at a fraction of a mm, sparse round pores.
+        let mm = self.px_per_mm;
+        let blotch = value_noise(x / (6.0 * mm), y / (6.0 * mm), seed) - 0.5;
+        let grain_scale = (0.4 * mm).max(2.0);
+        let grain = value_noise(x / grain_scale, y / grain_scale, seed ^ 0x51) - 0.5;
+        let pore = self.pores(x, y);
+        let tone = (1.0 + 0.08 * blotch + 0.06 * grain) * (1.0 - 0.12 * pore) * (0.28 + 0.72 * diffuse) * rim;
         let redness = 1.0 + 0.05 * blotch;
         let mut rgb = [
             skin[0] * tone * redness,
@@ -171,8 +171,7 @@ impl SyntheticHead {
         let into_hair = s.polar - (self.fringe_polar(s.azimuth) + ragged);
         let hair_cover = smoothstep(-2.0, 4.0, into_hair);
         if hair_cover > 0.0 {
-            let stubble = value_noise(x / fine.max(0.6), y / fine.max(0.6), seed ^ 0x77);
-            let strands = smoothstep(0.35, 0.6, stubble) * hair_cover;
+            let strands = self.stubble(x, y) * hair_cover;
             let lit = 0.45 + 0.55 * diffuse;
             for c in 0..3 {
                 rgb[c] = rgb[c] * (1.0 - 0.85 * strands) + hair[c] * lit * 0.85 * strands;
@@ -186,6 +185,57 @@ impl SyntheticHead {
         let above_fringe = smoothstep(4.0, -1.0, into_hair);
         let inside_outline = smoothstep(0.0, 0.08, n[2]);
         (rgb, behind_line * above_fringe * inside_outline)
+    }
+}
+
+impl SyntheticHead {
+    /// Pores: one in about a third of the 0.7 mm cells, a soft dot about 0.1 mm wide; 0–1 darkness.
+    fn pores(&self, x: f32, y: f32) -> f32 {
+        let cell = 0.7 * self.px_per_mm;
+        let radius = 0.05 * self.px_per_mm;
+        let mut dark: f32 = 0.0;
+        for_nearby_cells(x, y, cell, |i, j| {
+            if lattice(i, j, self.seed ^ 0x90) < 0.35 {
+                let px = (i as f32 + lattice(i, j, self.seed ^ 0x91)) * cell;
+                let py = (j as f32 + lattice(i, j, self.seed ^ 0x92)) * cell;
+                let d2 = (x - px).powi(2) + (y - py).powi(2);
+                dark = dark.max((-d2 / (2.0 * radius * radius + 0.3)).exp());
+            }
+        });
+        dark
+    }
+
+    /// Buzz-cut stubble: in every 0.55 mm cell a hair shaft 0.07 mm thick and 0.5–0.9 mm long, leaning
+    /// outward and down; 0–1 coverage.
+    fn stubble(&self, x: f32, y: f32) -> f32 {
+        let cell = 0.55 * self.px_per_mm;
+        let half_width = 0.035 * self.px_per_mm;
+        let mut cover: f32 = 0.0;
+        let (cx, _) = self.head_centre();
+        for_nearby_cells(x, y, cell, |i, j| {
+            let s = self.seed ^ 0x77;
+            let px = (i as f32 + lattice(i, j, s)) * cell;
+            let py = (j as f32 + lattice(i, j, s ^ 1)) * cell;
+            let len = (0.5 + 0.4 * lattice(i, j, s ^ 2)) * self.px_per_mm;
+            let outward = if px < cx { -1.0 } else { 1.0 };
+            let angle = 1.2 + 0.6 * lattice(i, j, s ^ 3);
+            let (dx, dy) = (outward * angle.cos(), angle.sin());
+            // Distance from (x, y) to the segment from the follicle along (dx, dy).
+            let t = ((x - px) * dx + (y - py) * dy).clamp(0.0, len);
+            let d = ((x - px - t * dx).powi(2) + (y - py - t * dy).powi(2)).sqrt();
+            cover = cover.max(smoothstep(half_width + 0.6, (half_width - 0.6).max(0.0), d));
+        });
+        cover
+    }
+}
+
+/// Calls `f` for the cell containing (x, y) and its 8 neighbours, on a grid of `cell`-pixel squares.
+fn for_nearby_cells(x: f32, y: f32, cell: f32, mut f: impl FnMut(i32, i32)) {
+    let (ci, cj) = ((x / cell).floor() as i32, (y / cell).floor() as i32);
+    for j in cj - 1..=cj + 1 {
+        for i in ci - 1..=ci + 1 {
+            f(i, j);
+        }
     }
 }
 
