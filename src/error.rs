@@ -51,6 +51,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A design (hairline file) is malformed or does not fit the photo.
+    #[error("{name}: {reason}")]
+    Design {
+        /// The design's file name (or whatever the caller named it).
+        name: String,
+        /// What is wrong, naming the key (and the line, for syntax errors).
+        reason: String,
+    },
     /// A file was readable but its content is unusable (too large, wrong kind, ...).
     #[error("{}: {reason}", path.display())]
     BadFile {

@@ -80,6 +80,33 @@ impl DensityField {
         DensityField { width, height, values }
     }
 
+    /// A field computed row by row: `f(y, row)` fills one row of fractions (0–1; NaN is 0), in parallel.
+    /// For fields whose per-row set-up (a polygon's crossings, say) is worth sharing across the row.
+    pub fn from_row_fn(width: u32, height: u32, f: impl Fn(u32, &mut [f32]) + Sync) -> Self {
+        let mut values = vec![0u8; width as usize * height as usize];
+        if width > 0 {
+            values.par_chunks_mut(width as usize).enumerate().for_each_init(
+                || vec![0f32; width as usize],
+                |buf, (y, row)| {
+                    buf.fill(0.0);
+                    f(y as u32, buf);
+                    for (v, &x) in row.iter_mut().zip(buf.iter()) {
+                        *v = to_level(x);
+                    }
+                },
+            );
+        }
+        DensityField { width, height, values }
+    }
+
+    /// Removes density where `exclusion` is set: each pixel is multiplied by one minus the exclusion's value
+    /// (white in an exclusion mask = no impressions there).
+    pub fn exclude(&mut self, exclusion: &DensityField) -> Result<()> {
+        let mut keep = exclusion.clone();
+        keep.values.par_iter_mut().for_each(|v| *v = 255 - *v);
+        self.multiply(&keep)
+    }
+
     /// A field with the same fraction everywhere.
     pub fn uniform(width: u32, height: u32, fraction: f32) -> Self {
         DensityField {

@@ -83,10 +83,23 @@ pub fn load_photo(path: &Path) -> Result<RgbImage> {
     Ok(load_image(path)?.into_rgb8())
 }
 
-/// Loads a greyscale mask (white = full density) and checks it is `width`×`height`, the upright photo's size.
+/// Loads a greyscale mask, density map or exclusion mask (white = 1) and checks it is `width`×`height`, the upright photo's size.
 pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<DensityField> {
     let mask: GrayImage = load_image(path)?.into_luma8();
     DensityField::from_mask_sized(&mask, width, height, &path.display().to_string())
+}
+
+/// Reads a design (hairline) file: TOML, or JSON when the extension is `.json`. Errors name the file.
+pub fn load_design(path: &Path) -> Result<crate::design::Design> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let format = match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("json") => crate::design::DesignFormat::Json,
+        _ => crate::design::DesignFormat::Toml,
+    };
+    crate::design::Design::parse(&text, format, &path.display().to_string())
 }
 
 /// Writes `image` to `path` in the format its extension names (jpg/jpeg, png, webp, tif/tiff), atomically.
@@ -135,6 +148,33 @@ pub fn save_rgb(path: &Path, image: &RgbImage, jpeg_quality: u8) -> Result<()> {
                 source,
             })
         }
+    })
+}
+
+/// Writes a greyscale image (a mask or density field) losslessly: PNG or TIFF by extension, atomically.
+pub fn save_gray(path: &Path, image: &GrayImage) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let format = match ext.as_str() {
+        "png" => ImageFormat::Png,
+        "tif" | "tiff" => ImageFormat::Tiff,
+        _ => {
+            return Err(Error::BadFile {
+                path: path.to_path_buf(),
+                reason: format!("a mask is written losslessly: use .png or .tif, not {ext:?}"),
+            })
+        }
+    };
+    write_atomically(path, |file| {
+        let mut buf = BufWriter::new(file);
+        image.write_to(&mut buf, format).map_err(|e| image_err(path, e))?;
+        buf.flush().map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     })
 }
 

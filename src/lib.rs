@@ -29,9 +29,12 @@
 mod blue_noise;
 mod colour;
 pub mod compose;
+pub mod design;
 mod error;
 pub mod field;
+pub mod geometry;
 pub mod io;
+pub mod overlay;
 pub mod params;
 pub mod place;
 mod render;
@@ -39,6 +42,7 @@ pub mod scale;
 mod splat;
 mod stamp;
 pub mod synth;
+pub mod treatment;
 
 pub use error::{Error, Result};
 pub use field::DensityField;

@@ -6,7 +6,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use smpsim::{compose, io, scale, DensityField, Params, Rgb8};
+use smpsim::design::HairlineStyle;
+use smpsim::treatment::{FieldSources, Scale};
+use smpsim::{compose, io, overlay, scale, DensityField, Params, Rgb8};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Render the treatment onto a photo and write the after image.
     Render(RenderArgs),
+    /// Write the density field a design makes (a greyscale mask) and, optionally, the design drawn over the photo.
+    Mask(MaskArgs),
     /// Render the bundled synthetic head and write after/before-after images to a folder.
     Demo {
         /// Folder for the outputs (created if missing).
@@ -37,9 +41,8 @@ enum Command {
 struct RenderArgs {
     /// The consultation photo (JPEG, PNG, WebP or TIFF).
     photo: PathBuf,
-    /// Treatment mask, the photo's size: white = full density, black = none, grey = that fraction.
-    #[arg(long)]
-    mask: PathBuf,
+    #[command(flatten)]
+    design: DesignArgs,
     /// Output image; the format follows the extension (.jpg, .png, .webp, .tif).
     #[arg(short, long)]
     out: PathBuf,
@@ -53,6 +56,94 @@ struct RenderArgs {
     treatment: TreatmentArgs,
 }
 
+#[derive(Args)]
+struct MaskArgs {
+    /// The consultation photo the design belongs to.
+    photo: PathBuf,
+    #[command(flatten)]
+    design: DesignArgs,
+    /// Output: the density field as a greyscale image (white = full density).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Also draw the design over the photo into this image, to check it before rendering.
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+    #[command(flatten)]
+    scale_seed: ScaleSeedArgs,
+}
+
+/// Where the density comes from: a design, a mask, or both, times a density map, less exclusions.
+#[derive(Args)]
+struct DesignArgs {
+    /// Treatment mask, the photo's size: white = full density, black = none, grey = that fraction.
+    #[arg(long, required_unless_present = "hairline")]
+    mask: Option<PathBuf>,
+    /// Hairline design file (TOML, or JSON by extension): the front hairline, region and scars.
+    #[arg(long)]
+    hairline: Option<PathBuf>,
+    /// Hairline style, overriding the design file's (and its edge numbers): soft or sharp.
+    #[arg(long, value_name = "STYLE", requires = "hairline")]
+    hairline_style: Option<HairlineStyle>,
+    /// Density map multiplied in, the photo's size (e.g. denser at the crown, lighter at the temples).
+    #[arg(long, value_name = "FILE")]
+    density_map: Option<PathBuf>,
+    /// Exclusion mask, the photo's size: white = no impressions (ears, long hair, moles). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    exclude: Vec<PathBuf>,
+}
+
+impl DesignArgs {
+    /// Every input file, to refuse an output that would overwrite one.
+    fn inputs(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = Vec::new();
+        v.extend(self.mask.as_deref());
+        v.extend(self.hairline.as_deref());
+        v.extend(self.density_map.as_deref());
+        v.extend(self.exclude.iter().map(PathBuf::as_path));
+        v
+    }
+
+    /// Reads every source for a photo of `width`×`height` and builds its density field.
+    fn field(
+        &self,
+        width: u32,
+        height: u32,
+        px_per_mm: Option<f32>,
+        seed: u64,
+    ) -> Result<(DensityField, Scale, FieldSources)> {
+        let mut sources = FieldSources::default();
+        if let Some(path) = &self.hairline {
+            let mut design = io::load_design(path)?;
+            if let Some(style) = self.hairline_style {
+                design = design.with_style(style);
+            }
+            sources.design = Some(design.resolve(width, height, &path.display().to_string())?);
+        }
+        if let Some(path) = &self.mask {
+            sources.mask = Some(io::load_mask(path, width, height)?);
+        }
+        if let Some(path) = &self.density_map {
+            sources.density_map = Some(io::load_mask(path, width, height)?);
+        }
+        for path in &self.exclude {
+            sources.exclusions.push(io::load_mask(path, width, height)?);
+        }
+        let (field, scale) = sources.build(width, height, px_per_mm, seed)?;
+        Ok((field, scale, sources))
+    }
+}
+
+/// Photo scale and seed, which every command that draws a design needs.
+#[derive(Args)]
+struct ScaleSeedArgs {
+    /// Photo scale in pixels per mm [default: estimated from the treated region's width].
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    px_per_mm: Option<f32>,
+    /// Seed for placement, per-impression variation and the hairline's irregularity [default: 1].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+}
+
 /// The treatment parameters every rendering command takes (defaults: see `smpsim::Params`).
 #[derive(Args)]
 struct TreatmentArgs {
@@ -62,15 +153,11 @@ struct TreatmentArgs {
     /// Mean impression diameter in mm [default: 0.15, a healed impression].
     #[arg(long, value_name = "MM", allow_negative_numbers = true)]
     dot_size: Option<f32>,
-    /// Photo scale in pixels per mm [default: estimated from the treated region's width].
-    #[arg(long, value_name = "S", allow_negative_numbers = true)]
-    px_per_mm: Option<f32>,
     /// Pigment colour as #rrggbb [default: #26242a, a dark cool neutral].
     #[arg(long, value_name = "COLOUR")]
     shade: Option<Rgb8>,
-    /// Seed for placement and per-impression variation [default: 1].
-    #[arg(long, value_name = "N")]
-    seed: Option<u64>,
+    #[command(flatten)]
+    scale_seed: ScaleSeedArgs,
     /// JPEG quality of the outputs, 1–100.
     #[arg(long, default_value_t = io::DEFAULT_JPEG_QUALITY)]
     quality: u8,
@@ -88,10 +175,10 @@ impl TreatmentArgs {
         if let Some(v) = self.shade {
             p.shade = v;
         }
-        if let Some(v) = self.seed {
+        if let Some(v) = self.scale_seed.seed {
             p.seed = v;
         }
-        p.px_per_mm = self.px_per_mm;
+        p.px_per_mm = self.scale_seed.px_per_mm;
         p
     }
 }
@@ -110,6 +197,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render(&args),
+        Command::Mask(args) => mask(&args),
         Command::Demo { out, treatment } => demo(&out, &treatment),
     };
     match result {
@@ -119,7 +207,7 @@ fn main() -> ExitCode {
             let usage = e.downcast_ref::<UsageError>().is_some()
                 || matches!(
                     e.downcast_ref::<smpsim::Error>(),
-                    Some(smpsim::Error::InvalidParam { .. })
+                    Some(smpsim::Error::InvalidParam { .. } | smpsim::Error::Design { .. })
                 );
             ExitCode::from(if usage { 2 } else { 1 })
         }
@@ -139,30 +227,49 @@ fn refuse_overwrite(input: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn render(args: &RenderArgs) -> Result<()> {
-    let params = args.treatment.params();
-    params.validate()?;
-    for out in std::iter::once(&args.out).chain(&args.compare) {
-        refuse_overwrite(&args.photo, out)?;
-        refuse_overwrite(&args.mask, out)?;
+/// Refuses outputs that would overwrite the photo or any design input.
+fn refuse_overwrites(photo: &Path, design: &DesignArgs, outputs: &[&Path]) -> Result<()> {
+    for out in outputs {
+        refuse_overwrite(photo, out)?;
+        for input in design.inputs() {
+            refuse_overwrite(input, out)?;
+        }
     }
+    Ok(())
+}
+
+/// Prints where an estimated scale came from (to stderr, so stdout stays clean for `--json`).
+fn report_estimated_scale(scale: Scale, field: &DensityField) {
+    if scale.estimated {
+        eprintln!(
+            "smpsim: estimated scale {:.2} px/mm from the treated region's width ({} px taken as {} mm); pass --px-per-mm to set it",
+            scale.px_per_mm,
+            scale::treated_width_px(field),
+            scale::TYPICAL_TREATED_WIDTH_MM
+        );
+    }
+}
+
+fn render(args: &RenderArgs) -> Result<()> {
+    let mut params = args.treatment.params();
+    params.validate()?;
+    let outputs: Vec<&Path> = std::iter::once(args.out.as_path())
+        .chain(args.compare.as_deref())
+        .collect();
+    refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let total = Instant::now();
     let t = Instant::now();
     let photo = io::load_photo(&args.photo)?;
     let decode = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let field = io::load_mask(&args.mask, photo.width(), photo.height())?;
+    let (field, scale, _) = args
+        .design
+        .field(photo.width(), photo.height(), params.px_per_mm, params.seed)?;
     let mask = t.elapsed().as_secs_f64();
+    report_estimated_scale(scale, &field);
+    params.px_per_mm = Some(scale.px_per_mm);
     let rendered = smpsim::render(&photo, &field, &params)?;
     let stats = &rendered.stats;
-    if stats.px_per_mm_estimated {
-        eprintln!(
-            "smpsim: estimated scale {:.2} px/mm from the treated region's width ({} px taken as {} mm); pass --px-per-mm to set it",
-            stats.px_per_mm,
-            scale::treated_width_px(&field),
-            scale::TYPICAL_TREATED_WIDTH_MM
-        );
-    }
     let t = Instant::now();
     io::save_rgb(&args.out, &rendered.image, args.treatment.quality)?;
     if let Some(path) = &args.compare {
@@ -174,12 +281,13 @@ fn render(args: &RenderArgs) -> Result<()> {
     }
     let encode = t.elapsed().as_secs_f64();
     if args.json {
+        params.px_per_mm = (!scale.estimated).then_some(scale.px_per_mm);
         let summary = json!({
             "photo": args.photo,
             "output": args.out,
             "impressions": stats.impressions,
             "px_per_mm": stats.px_per_mm,
-            "px_per_mm_estimated": stats.px_per_mm_estimated,
+            "px_per_mm_estimated": scale.estimated,
             "treated_area_cm2": stats.treated_area_cm2,
             "params": params,
             "seconds": {
@@ -201,6 +309,31 @@ fn render(args: &RenderArgs) -> Result<()> {
             args.out.display()
         );
     }
+    Ok(())
+}
+
+fn mask(args: &MaskArgs) -> Result<()> {
+    let outputs: Vec<&Path> = std::iter::once(args.out.as_path())
+        .chain(args.overlay.as_deref())
+        .collect();
+    refuse_overwrites(&args.photo, &args.design, &outputs)?;
+    let photo = io::load_photo(&args.photo)?;
+    let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
+    let (field, scale, sources) = args
+        .design
+        .field(photo.width(), photo.height(), args.scale_seed.px_per_mm, seed)?;
+    report_estimated_scale(scale, &field);
+    io::save_gray(&args.out, &field.to_image())?;
+    if let Some(path) = &args.overlay {
+        let drawn = overlay::overlay(&photo, &field, sources.design.as_ref(), scale.px_per_mm);
+        io::save_rgb(path, &drawn, io::DEFAULT_JPEG_QUALITY)?;
+    }
+    eprintln!(
+        "smpsim: density field over {:.1} cm² at {:.2} px/mm → {}",
+        field.weighted_area_px() / (scale.px_per_mm as f64).powi(2) / 100.0,
+        scale.px_per_mm,
+        args.out.display()
+    );
     Ok(())
 }
 

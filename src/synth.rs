@@ -90,6 +90,33 @@ impl SyntheticHead {
         })
     }
 
+    /// Where a point of the scalp given by polar angle and azimuth (degrees) appears in the photo, if visible.
+    pub fn project(&self, polar: f32, azimuth: f32) -> Option<[f32; 2]> {
+        let (st, ct) = polar.to_radians().sin_cos();
+        let (sa, ca) = azimuth.to_radians().sin_cos();
+        let head = [st * sa, st * ca, ct];
+        let (sb, cb) = TILT_DEG.to_radians().sin_cos();
+        // The camera-from-head rotation is its own inverse (see `surface`).
+        let normal = [-head[0], -cb * head[1] + sb * head[2], sb * head[1] + cb * head[2]];
+        if normal[2] <= 0.0 {
+            return None;
+        }
+        let (cx, cy) = self.head_centre();
+        let r = self.head_radius_px();
+        Some([cx + normal[0] * r, cy - normal[1] * r])
+    }
+
+    /// The designed front hairline of the fixture's mask, as `n` points in the photo from one temple to the
+    /// other (what a clinician would click).
+    pub fn hairline_points(&self, n: usize) -> Vec<[f32; 2]> {
+        (0..n)
+            .filter_map(|k| {
+                let azimuth = -70.0 + 140.0 * k as f32 / (n - 1).max(1) as f32;
+                self.project(self.hairline_polar(azimuth), azimuth)
+            })
+            .collect()
+    }
+
     /// Polar angle (degrees) where the remaining hair starts, by azimuth: low at the sides and back (the
     /// horseshoe of advanced hair loss), none on the forehead.
     fn fringe_polar(&self, azimuth: f32) -> f32 {
@@ -295,5 +322,20 @@ mod tests {
         assert!((0.1..0.6).contains(&frac), "treated fraction {frac}");
         // The backdrop corner is untreated.
         assert_eq!(m.get_pixel(2, 2).0[0], 0);
+    }
+}
+
+#[cfg(test)]
+mod projection_tests {
+    use super::*;
+
+    #[test]
+    fn projection_inverts_the_surface_lookup() {
+        let head = SyntheticHead::default();
+        for (polar, azimuth) in [(30.0, 0.0), (52.0, 20.0), (60.0, -45.0)] {
+            let p = head.project(polar, azimuth).unwrap();
+            let s = head.surface(p[0], p[1]).unwrap();
+            assert!((s.polar - polar).abs() < 0.01 && (s.azimuth - azimuth).abs() < 0.01);
+        }
     }
 }

@@ -182,3 +182,105 @@ fn demo_writes_after_compare_and_closeup() {
     assert_eq!((compare.width(), compare.height()), (1600 * 2 + 16, 1200));
     assert_eq!((closeup.width(), closeup.height()), (400 * 2 * 2 + 8, 300 * 2));
 }
+
+const FIXTURE_DESIGN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head.hairline.toml");
+
+#[test]
+fn mask_writes_the_field_and_an_overlay_and_honours_exclusions() {
+    let dir = tempfile::tempdir().unwrap();
+    let exclude = dir.path().join("mole.png");
+    // Exclude a 40 px square on the crown.
+    image::GrayImage::from_fn(1600, 1200, |x, y| {
+        image::Luma([if (780..820).contains(&x) && (280..320).contains(&y) {
+            255
+        } else {
+            0
+        }])
+    })
+    .save(&exclude)
+    .unwrap();
+    let (mask, overlay) = (dir.path().join("mask.png"), dir.path().join("overlay.png"));
+    let o = smpsim()
+        .args(["mask", FIXTURE_PHOTO, "--hairline", FIXTURE_DESIGN, "--exclude"])
+        .arg(&exclude)
+        .arg("-o")
+        .arg(&mask)
+        .arg("--overlay")
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let m = image::open(&mask).unwrap().into_luma8();
+    assert_eq!(m.dimensions(), (1600, 1200));
+    assert_eq!(m.get_pixel(800, 200).0[0], 255, "crown treated");
+    assert_eq!(m.get_pixel(800, 300).0[0], 0, "excluded square");
+    assert_eq!(m.get_pixel(800, 1100).0[0], 0, "forehead untreated");
+    let ov = image::open(&overlay).unwrap().into_rgb8();
+    let photo = image::open(FIXTURE_PHOTO).unwrap().into_rgb8();
+    // The treated crown is tinted green over the photo.
+    let (p, q) = (ov.get_pixel(800, 200).0, photo.get_pixel(800, 200).0);
+    assert!(
+        p[1] as i32 - q[1] as i32 > 10 && (p[0] as i32) < q[0] as i32,
+        "{p:?} vs {q:?}"
+    );
+}
+
+#[test]
+fn render_from_a_hairline_alone_and_the_style_flag_changes_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |style: &str| {
+        let out = dir.path().join(format!("{style}.png"));
+        let o = smpsim()
+            .args([
+                "render",
+                FIXTURE_PHOTO,
+                "--hairline",
+                FIXTURE_DESIGN,
+                "--hairline-style",
+                style,
+                "--json",
+                "-o",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr_of(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (v["impressions"].as_u64().unwrap(), std::fs::read(out).unwrap())
+    };
+    let (soft_n, soft) = run("soft");
+    let (sharp_n, sharp) = run("sharp");
+    assert!(soft_n > 3000 && sharp_n > 3000);
+    assert!(soft != sharp);
+    // A sharp edge has no 7 mm ramp to thin out, so it places more impressions over the same region.
+    assert!(sharp_n > soft_n, "sharp {sharp_n} vs soft {soft_n}");
+}
+
+#[test]
+fn a_bad_design_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.hairline.toml");
+    std::fs::write(&bad, "[hairline]\npoints = [[0.1, 0.5], [0.9, 0.5]]\n").unwrap();
+    let out = dir.path().join("m.png");
+    let o = smpsim()
+        .args(["mask", FIXTURE_PHOTO, "--hairline"])
+        .arg(&bad)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("bad.hairline.toml: `hairline.points`"),
+        "{}",
+        stderr_of(&o)
+    );
+    assert!(!out.exists());
+    // Neither a mask nor a hairline: a usage error from the argument parser.
+    let o = smpsim()
+        .args(["render", FIXTURE_PHOTO, "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
