@@ -315,3 +315,38 @@ fn the_bundled_design_fits_the_fixture_photo() {
     assert_eq!(field.get(800, 1000), 0.0);
     assert_eq!(field.get(20, 20), 0.0);
 }
+
+#[test]
+fn age_presets_place_the_hairline_from_the_brow_line() {
+    // Brow line ends 400 px apart = 100 mm: 4 px per mm.
+    let preset = |age: &str| {
+        let text = format!("units = \"px\"\nstrays = 0\n[preset]\nage = \"{age}\"\nbrow = [[300, 780], [700, 780]]\n");
+        let d = Design::parse(&text, DesignFormat::Toml, "p.toml")
+            .unwrap()
+            .resolve(W, H, "p.toml")
+            .unwrap();
+        let field = d.field(4.0, 1).unwrap();
+        let control = d.hairline.clone().unwrap();
+        (first_row_reaching(&field, 500, 0.5), control)
+    };
+    let (juvenile, jc) = preset("juvenile");
+    let (mature, mc) = preset("mature");
+    // Mid-front point: 70 mm and 85 mm above the brow line.
+    assert!((jc[3][1] - (780.0 - 70.0 * 4.0)).abs() < 0.5, "{:?}", jc[3]);
+    assert!((mc[3][1] - (780.0 - 85.0 * 4.0)).abs() < 0.5, "{:?}", mc[3]);
+    // The rendered edge follows: the mature line is 1.5 cm higher, within the irregularity.
+    let shift_mm = (juvenile - mature) / 4.0;
+    assert!(
+        (shift_mm - 15.0).abs() < 2.0 * 1.5,
+        "mature edge {shift_mm:.1} mm above juvenile"
+    );
+    // Temple points are recessed above the mid-front point, and the two sides differ a little.
+    assert!(mc[1][1] < mc[3][1] - 15.0 * 4.0 && mc[5][1] < mc[3][1] - 15.0 * 4.0);
+    assert!((mc[1][1] - mc[5][1]).abs() > 1.0 && (mc[1][1] - mc[5][1]).abs() < 2.5 * 4.0);
+    // Both a hairline and a preset is ambiguous.
+    let both = "[hairline]\npoints = [[0.1, 0.5], [0.5, 0.6], [0.9, 0.5]]\n[preset]\nage = \"adult\"\nbrow = [[0.3, 0.9], [0.7, 0.9]]\n";
+    let err = Design::parse(both, DesignFormat::Toml, "both.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not both"), "{err}");
+}
