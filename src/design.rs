@@ -418,13 +418,13 @@ fn preset_hairline(p: &Preset, a: Point, b: Point) -> Vec<Point> {
     let half = 50.0; // mm from the midline to the temple region
                      // (lateral mm, height mm): the outline of the front and temple hairline.
     let outline = [
-        (-1.0 * half, height + recession - 12.0),
+        (-half, height + recession - 12.0),
         (-0.78 * half, height + recession),
         (-0.38 * half, height + 0.25 * recession),
         (0.0, height),
         (0.38 * half, height + 0.25 * recession),
         (0.78 * half, height + recession),
-        (1.0 * half, height + recession - 12.0),
+        (half, height + recession - 12.0),
     ];
     outline
         .iter()
