@@ -27,7 +27,7 @@ enum Command {
     Render(RenderArgs),
     /// Write the density field a design makes (a greyscale mask) and, optionally, the design drawn over the photo.
     Mask(MaskArgs),
-    /// Render the bundled synthetic head and write after/before-after images to a folder.
+    /// Render the bundled synthetic head with its hairline design; write after, before/after, a close-up and the design.
     Demo {
         /// Folder for the outputs (created if missing).
         #[arg(short, long, default_value = "smpsim-demo")]
@@ -337,25 +337,31 @@ fn mask(args: &MaskArgs) -> Result<()> {
     Ok(())
 }
 
-/// The bundled fixture: a synthetic head photographed from the front and above, and its treatment mask.
+/// The bundled fixture: a synthetic head photographed from the front and above, and its hairline design.
 const DEMO_PHOTO: &[u8] = include_bytes!("../fixtures/head.jpg");
-const DEMO_MASK: &[u8] = include_bytes!("../fixtures/head_mask.png");
+const DEMO_DESIGN: &str = include_str!("../fixtures/head.hairline.toml");
+const DEMO_DESIGN_NAME: &str = "fixtures/head.hairline.toml";
 
 fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
     let photo = image::load_from_memory(DEMO_PHOTO)
         .context("bundled demo photo")?
         .into_rgb8();
-    let mask = image::load_from_memory(DEMO_MASK)
-        .context("bundled demo mask")?
-        .into_luma8();
-    let field = DensityField::from_mask(&mask);
-    let params = treatment.params();
+    let design = smpsim::design::Design::parse(DEMO_DESIGN, smpsim::design::DesignFormat::Toml, DEMO_DESIGN_NAME)?;
+    let sources = FieldSources {
+        design: Some(design.resolve(photo.width(), photo.height(), DEMO_DESIGN_NAME)?),
+        ..FieldSources::default()
+    };
+    let mut params = treatment.params();
+    params.validate()?;
+    let (field, scale) = sources.build(photo.width(), photo.height(), params.px_per_mm, params.seed)?;
+    params.px_per_mm = Some(scale.px_per_mm);
     let rendered = smpsim::render(&photo, &field, &params)?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output folder", out.display()))?;
     let q = treatment.quality;
     let after = out.join("after.jpg");
     let compare = out.join("before_after.jpg");
     let closeup = out.join("closeup.png");
+    let design_overlay = out.join("design.jpg");
     io::save_rgb(&after, &rendered.image, q)?;
     io::save_rgb(&compare, &compose::side_by_side(&photo, &rendered.image, 16), q)?;
     // A 2× close-up of the front hairline, lossless so the impressions are seen as they are.
@@ -365,21 +371,23 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         &compose::zoomed_pair(&photo, &rendered.image, region, 2, 8),
         q,
     )?;
-    let s = &rendered.stats;
+    let drawn = overlay::overlay(&photo, &field, sources.design.as_ref(), scale.px_per_mm);
+    io::save_rgb(&design_overlay, &drawn, q)?;
     println!(
-        "{} impressions over {:.1} cm² at {:.2} px/mm ({})",
-        s.impressions,
-        s.treated_area_cm2,
-        s.px_per_mm,
-        if s.px_per_mm_estimated { "estimated" } else { "given" }
+        "{} impressions over {:.1} cm² at {:.2} px/mm ({}), design {DEMO_DESIGN_NAME}",
+        rendered.stats.impressions,
+        rendered.stats.treated_area_cm2,
+        scale.px_per_mm,
+        if scale.estimated { "estimated" } else { "given" }
     );
-    for p in [&after, &compare, &closeup] {
+    for p in [&after, &compare, &closeup, &design_overlay] {
         println!("wrote {}", p.display());
     }
     Ok(())
 }
 
-/// A 400×300 px window centred on the front edge of the treated region (its lowest treated row, mid-width).
+/// A 400×300 px window on the front edge of the treated region at mid-width: the row where density first
+/// reaches half, seen from the front, sits 60% of the way down, so the window shows the ramp, strays and bare skin.
 fn hairline_region(field: &DensityField) -> smpsim::field::PixelRect {
     let (w, h) = (field.width(), field.height());
     let bbox = field.bounding_box().unwrap_or(smpsim::field::PixelRect {
@@ -391,11 +399,11 @@ fn hairline_region(field: &DensityField) -> smpsim::field::PixelRect {
     let cx = (bbox.x0 + bbox.x1) / 2;
     let front = (bbox.y0..bbox.y1)
         .rev()
-        .find(|&y| field.level(cx, y) > 0)
+        .find(|&y| field.level(cx, y) >= 128)
         .unwrap_or(bbox.y1);
     let (rw, rh) = (400.min(w), 300.min(h));
     let x0 = cx.saturating_sub(rw / 2).min(w - rw);
-    let y0 = front.saturating_sub(rh * 2 / 3).min(h - rh);
+    let y0 = front.saturating_sub(rh * 3 / 5).min(h - rh);
     smpsim::field::PixelRect {
         x0,
         y0,

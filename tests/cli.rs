@@ -167,7 +167,7 @@ fn an_output_that_is_an_input_is_refused_and_the_input_untouched() {
 }
 
 #[test]
-fn demo_writes_after_compare_and_closeup() {
+fn demo_writes_after_compare_closeup_and_design() {
     let dir = tempfile::tempdir().unwrap();
     let o = smpsim()
         .current_dir(dir.path())
@@ -181,6 +181,25 @@ fn demo_writes_after_compare_and_closeup() {
     assert_eq!((after.width(), after.height()), (1600, 1200));
     assert_eq!((compare.width(), compare.height()), (1600 * 2 + 16, 1200));
     assert_eq!((closeup.width(), closeup.height()), (400 * 2 * 2 + 8, 300 * 2));
+    let design = image::open(dir.path().join("out/design.jpg")).unwrap();
+    assert_eq!((design.width(), design.height()), (1600, 1200));
+    // The after image differs from the bundled photo on the crown only.
+    let before = image::open(FIXTURE_PHOTO).unwrap().into_rgb8();
+    let after = after.into_rgb8();
+    let changed = |x0: u32, y0: u32| {
+        (y0..y0 + 40)
+            .flat_map(|y| (x0..x0 + 40).map(move |x| (x, y)))
+            .any(|(x, y)| {
+                after
+                    .get_pixel(x, y)
+                    .0
+                    .iter()
+                    .zip(before.get_pixel(x, y).0)
+                    .any(|(a, b)| a.abs_diff(b) > 12)
+            })
+    };
+    assert!(changed(780, 250), "crown untouched");
+    assert!(!changed(10, 10), "backdrop changed");
 }
 
 const FIXTURE_DESIGN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head.hairline.toml");
