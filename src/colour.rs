@@ -32,6 +32,12 @@ pub fn decode_table() -> &'static [f32; 256] {
     T.get_or_init(|| std::array::from_fn(|v| srgb_to_linear(v as f32 / 255.0)))
 }
 
+/// Linear light (0–1) of every 16-bit sRGB value.
+pub fn decode_table_16() -> &'static [f32] {
+    static T: OnceLock<Vec<f32>> = OnceLock::new();
+    T.get_or_init(|| (0..=u16::MAX).map(|v| srgb_to_linear(v as f32 / 65535.0)).collect())
+}
+
 /// 8-bit sRGB of linear light quantised to 16 bits; index with [`encode_index`].
 pub fn encode_table() -> &'static [u8] {
     static T: OnceLock<Vec<u8>> = OnceLock::new();
@@ -60,6 +66,14 @@ mod tests {
         let (dec, enc) = (decode_table(), encode_table());
         for v in 0..=255u8 {
             assert_eq!(enc[encode_index(dec[v as usize])], v, "value {v}");
+        }
+    }
+
+    #[test]
+    fn every_16bit_value_round_trips() {
+        use crate::stamp::Channel;
+        for v in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {
+            assert_eq!(u16::from_linear(v.to_linear()), v, "value {v}");
         }
     }
 

@@ -199,6 +199,9 @@ pub struct Design {
     pub scars: Vec<Scar>,
 }
 
+/// Most points in one line or polygon, and most scars.
+pub const MAX_POINTS: usize = 2000;
+
 /// A design's numbers with the style's defaults filled in, in mm.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EdgeSettings {
@@ -282,6 +285,20 @@ impl Design {
         range("irregularity_scale_mm", e.irregularity_scale_mm, 0.5, 100.0, false)?;
         range("strays", e.strays, 0.0, 1.0, false)?;
         range("stray_distance_mm", e.stray_distance_mm, 0.0, 30.0, false)?;
+        // Bounds that keep every check fast (the self-crossing test is quadratic); real designs use dozens.
+        let counts = [
+            ("hairline.points", self.hairline.as_ref().map_or(0, |h| h.points.len())),
+            ("region.polygon", self.region.as_ref().map_or(0, |r| r.polygon.len())),
+            ("scar", self.scars.len()),
+        ];
+        for (key, n) in counts
+            .into_iter()
+            .chain(self.scars.iter().map(|s| ("scar.points", s.points.len())))
+        {
+            if n > MAX_POINTS {
+                return Err(format!("`{key}` has {n} entries; at most {MAX_POINTS} are accepted"));
+            }
+        }
         if self.hairline.is_some() && self.preset.is_some() {
             return Err("give either `hairline` or `preset`, not both".into());
         }

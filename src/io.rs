@@ -1,22 +1,58 @@
 //! Reading and writing image files: the only module that touches the file system.
 //!
 //! The rest of the library works on in-memory images; embedders may skip this module entirely.
-//! Photos are turned upright by their EXIF orientation on load, so masks refer to the photo as a person sees it.
-//! Outputs are written to a temporary file beside the target and renamed into place, so a failed or
-//! interrupted write never leaves a half-written image, and an existing file is replaced only by a whole one.
+//!
+//! - **Orientation**: photos and masks are turned upright by their EXIF orientation on load, so a mask, a
+//!   density map or a design's coordinates refer to the photo as a person sees it.
+//! - **Colour**: an embedded ICC profile is read and written back into JPEG, PNG, WebP and TIFF outputs, so
+//!   colours do not shift. 16-bit photos stay 16-bit in PNG and TIFF outputs; alpha is kept where the format has it.
+//! - **Privacy**: outputs carry no metadata from the input but the colour profile: no EXIF, GPS, camera or
+//!   date fields. Nothing here (or anywhere in smpsim) opens a network connection.
+//! - **Limits**: the header is read first and a photo over [`DecodeLimits`] is refused before any pixel
+//!   memory is allocated (a decompression bomb claims far more than it holds).
+//! - **Atomic writes**: outputs go to a temporary file beside the target and are renamed into place, so a
+//!   failed or interrupted write never leaves a half-written image, and an existing file is replaced only by
+//!   a whole one.
 
-use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use image::codecs::png::PngEncoder;
+use image::codecs::tiff::TiffEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits, RgbImage};
 use std::io::{BufWriter, Cursor, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::field::DensityField;
 
-/// Largest photo accepted, in pixels (a decompression bomb claims far more). 150 MP allows any camera's photo.
-pub const MAX_PIXELS: u64 = 150_000_000;
-
 /// Default JPEG quality for outputs.
 pub const DEFAULT_JPEG_QUALITY: u8 = 90;
+
+/// How large an image this tool agrees to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Most pixels (width × height). Default: 120 million, above any camera's photo.
+    pub max_pixels: u64,
+    /// Most bytes of decoded pixels. Default: 1 GiB (a 100 MP 16-bit RGB photo is 600 MB).
+    pub max_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_pixels: 120_000_000,
+            max_bytes: 1 << 30,
+        }
+    }
+}
+
+/// A decoded image, upright, with the colour profile it carried.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The pixels, turned upright by the EXIF orientation.
+    pub image: DynamicImage,
+    /// The embedded ICC profile, if any, to write back into outputs.
+    pub icc: Option<Vec<u8>>,
+}
 
 fn image_err(path: &Path, source: image::ImageError) -> Error {
     Error::Image {
@@ -25,46 +61,89 @@ fn image_err(path: &Path, source: image::ImageError) -> Error {
     }
 }
 
-/// Decodes an image file, upright by its EXIF orientation, refusing oversized headers before allocating.
-pub fn load_image(path: &Path) -> Result<DynamicImage> {
-    let bad = |reason: &str| Error::BadFile {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(bad("is a directory, not an image file"));
-    }
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    if bytes.is_empty() {
-        return Err(bad("is empty (0 bytes)"));
     }
-    let reader = ImageReader::new(Cursor::new(&bytes[..]))
+}
+
+fn bad_file(path: &Path, reason: impl Into<String>) -> Error {
+    Error::BadFile {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Decodes an image file within the default limits. See [`load_with_limits`].
+pub fn load_image(path: &Path) -> Result<DynamicImage> {
+    Ok(load_with_limits(path, &DecodeLimits::default())?.image)
+}
+
+/// Decodes an image file (JPEG, PNG, WebP or TIFF, recognised by content, not by extension): upright by its
+/// EXIF orientation, with its ICC profile, refusing a header over `limits` before allocating its pixels.
+pub fn load_with_limits(path: &Path, limits: &DecodeLimits) -> Result<Loaded> {
+    if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(bad_file(path, "is a directory, not an image file"));
+    }
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    decode(&bytes, limits, path)
+}
+
+/// Decodes an image held in memory, as [`load_with_limits`] does a file; `name` names it in errors.
+pub fn decode(bytes: &[u8], limits: &DecodeLimits, name: &Path) -> Result<Loaded> {
+    let path = name;
+    if bytes.is_empty() {
+        return Err(bad_file(path, "is empty (0 bytes)"));
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
-        // The JPEG decoder fills a cut-off image with grey rather than failing.
-        return Err(bad("truncated JPEG: the image data ends before its end marker"));
+        .map_err(io_err(path))?;
+    match reader.format() {
+        None => {
+            return Err(bad_file(
+                path,
+                "is not an image this tool reads (JPEG, PNG, WebP or TIFF)",
+            ))
+        }
+        Some(ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
+            // The JPEG decoder fills a cut-off image with grey rather than failing.
+            return Err(bad_file(
+                path,
+                "truncated JPEG: the image data ends before its end marker",
+            ));
+        }
+        _ => {}
     }
     let mut decoder = reader.into_decoder().map_err(|e| image_err(path, e))?;
     let (w, h) = decoder.dimensions();
-    if w as u64 * h as u64 > MAX_PIXELS {
-        return Err(bad(&format!(
-            "{w}x{h} pixels is more than the {MAX_PIXELS} this tool decodes"
-        )));
+    if w as u64 * h as u64 > limits.max_pixels {
+        return Err(bad_file(
+            path,
+            format!(
+                "{w}x{h} pixels is more than the {} this tool decodes",
+                limits.max_pixels
+            ),
+        ));
     }
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(decoder.total_bytes().saturating_mul(2).max(64 << 20));
-    decoder.set_limits(limits).map_err(|e| image_err(path, e))?;
+    if decoder.total_bytes() > limits.max_bytes {
+        return Err(bad_file(
+            path,
+            format!(
+                "{w}x{h} pixels would take {} MB to decode, more than the {} MB allowed",
+                decoder.total_bytes() >> 20,
+                limits.max_bytes >> 20
+            ),
+        ));
+    }
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_bytes.saturating_mul(2));
+    decoder.set_limits(decoder_limits).map_err(|e| image_err(path, e))?;
+    let icc = decoder.icc_profile().unwrap_or(None);
     let orientation = decoder.orientation().map_err(|e| image_err(path, e))?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| image_err(path, e))?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| image_err(path, e))?;
+    image.apply_orientation(orientation);
+    Ok(Loaded { image, icc })
 }
 
 /// Whether a JPEG's last scan is followed by an end-of-image marker. Entropy-coded data never holds the bytes
@@ -83,7 +162,8 @@ pub fn load_photo(path: &Path) -> Result<RgbImage> {
     Ok(load_image(path)?.into_rgb8())
 }
 
-/// Loads a greyscale mask, density map or exclusion mask (white = 1) and checks it is `width`×`height`, the upright photo's size.
+/// Loads a greyscale mask, density map or exclusion mask (white = 1), upright by its own EXIF orientation,
+/// and checks it is `width`×`height`, the upright photo's size.
 pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<DensityField> {
     let mask: GrayImage = load_image(path)?.into_luma8();
     DensityField::from_mask_sized(&mask, width, height, &path.display().to_string())
@@ -91,10 +171,7 @@ pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<DensityField> {
 
 /// Reads a design (hairline) file: TOML, or JSON when the extension is `.json`. Errors name the file.
 pub fn load_design(path: &Path) -> Result<crate::design::Design> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     let format = match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("json") => crate::design::DesignFormat::Json,
         _ => crate::design::DesignFormat::Toml,
@@ -102,101 +179,114 @@ pub fn load_design(path: &Path) -> Result<crate::design::Design> {
     crate::design::Design::parse(&text, format, &path.display().to_string())
 }
 
-/// Writes `image` to `path` in the format its extension names (jpg/jpeg, png, webp, tif/tiff), atomically.
-/// JPEG is written at `jpeg_quality` with 4:2:0 chroma, as cameras and phones do.
-pub fn save_rgb(path: &Path, image: &RgbImage, jpeg_quality: u8) -> Result<()> {
+/// Output formats, by file extension.
+fn format_of(path: &Path) -> Result<ImageFormat> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    let bad = |reason: String| Error::BadFile {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let format = match ext.as_str() {
-        "jpg" | "jpeg" => None,
-        "png" => Some(ImageFormat::Png),
-        "webp" => Some(ImageFormat::WebP),
-        "tif" | "tiff" => Some(ImageFormat::Tiff),
-        _ => {
-            return Err(bad(format!(
-                "unknown output format {ext:?}: use .jpg, .png, .webp or .tif"
-            )))
-        }
-    };
+    match ext.as_str() {
+        "jpg" | "jpeg" => Ok(ImageFormat::Jpeg),
+        "png" => Ok(ImageFormat::Png),
+        "webp" => Ok(ImageFormat::WebP),
+        "tif" | "tiff" => Ok(ImageFormat::Tiff),
+        _ => Err(bad_file(
+            path,
+            format!("unknown output format {ext:?}: use .jpg, .png, .webp or .tif"),
+        )),
+    }
+}
+
+/// Writes an 8-bit RGB image; see [`save_image`].
+pub fn save_rgb(path: &Path, image: &RgbImage, jpeg_quality: u8) -> Result<()> {
+    save_image(path, &DynamicImage::ImageRgb8(image.clone()), None, jpeg_quality)
+}
+
+/// Writes `image` to `path` in the format its extension names (jpg/jpeg, png, webp, tif/tiff), atomically,
+/// with `icc` embedded when given. JPEG is 8-bit at `jpeg_quality` with 4:2:0 chroma, as cameras and phones
+/// write it (alpha is dropped); PNG and TIFF keep 16 bits and alpha; WebP is lossless 8-bit.
+pub fn save_image(path: &Path, image: &DynamicImage, icc: Option<&[u8]>, jpeg_quality: u8) -> Result<()> {
+    let format = format_of(path)?;
     if !(1..=100).contains(&jpeg_quality) {
         return Err(Error::param("quality", jpeg_quality, "must be from 1 to 100"));
     }
-    write_atomically(path, |file| match format {
-        None => {
-            let mut encoder = jpeg_encoder::Encoder::new(file, jpeg_quality);
-            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-            let (w, h) = (image.width(), image.height());
-            if w > u16::MAX as u32 || h > u16::MAX as u32 {
-                return Err(bad(format!("{w}x{h} is larger than JPEG allows (65535 a side)")));
+    write_atomically(path, |file| {
+        let mut out = BufWriter::new(file);
+        match format {
+            ImageFormat::Jpeg => {
+                let rgb = image.to_rgb8();
+                let (w, h) = rgb.dimensions();
+                if w > u16::MAX as u32 || h > u16::MAX as u32 {
+                    return Err(bad_file(
+                        path,
+                        format!("{w}x{h} is larger than JPEG allows (65535 a side)"),
+                    ));
+                }
+                let mut encoder = jpeg_encoder::Encoder::new(&mut out, jpeg_quality);
+                encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+                if let Some(icc) = icc {
+                    encoder
+                        .add_icc_profile(icc)
+                        .map_err(|e| bad_file(path, format!("cannot embed the colour profile: {e}")))?;
+                }
+                encoder
+                    .encode(rgb.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+                    .map_err(|e| bad_file(path, format!("JPEG encoding failed: {e}")))?;
             }
-            encoder
-                .encode(image.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
-                .map_err(|e| bad(format!("JPEG encoding failed: {e}")))
+            ImageFormat::Png => write_with(PngEncoder::new(&mut out), image, icc, path)?,
+            ImageFormat::Tiff => write_with(TiffEncoder::new(&mut out), image, icc, path)?,
+            _ => {
+                let eight_bit = if image.color().has_alpha() {
+                    DynamicImage::ImageRgba8(image.to_rgba8())
+                } else {
+                    DynamicImage::ImageRgb8(image.to_rgb8())
+                };
+                write_with(WebPEncoder::new_lossless(&mut out), &eight_bit, icc, path)?
+            }
         }
-        Some(f) => {
-            let mut buf = BufWriter::new(file);
-            image.write_to(&mut buf, f).map_err(|e| image_err(path, e))?;
-            buf.flush().map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        out.flush().map_err(io_err(path))
     })
+}
+
+/// Encodes with `encoder`, embedding `icc` where the format supports it.
+fn write_with(mut encoder: impl ImageEncoder, image: &DynamicImage, icc: Option<&[u8]>, path: &Path) -> Result<()> {
+    if let Some(icc) = icc {
+        // TIFF in this version of `image` cannot carry a profile; the pixels are still right.
+        let _ = encoder.set_icc_profile(icc.to_vec());
+    }
+    image.write_with_encoder(encoder).map_err(|e| image_err(path, e))
 }
 
 /// Writes a greyscale image (a mask or density field) losslessly: PNG or TIFF by extension, atomically.
 pub fn save_gray(path: &Path, image: &GrayImage) -> Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let format = match ext.as_str() {
-        "png" => ImageFormat::Png,
-        "tif" | "tiff" => ImageFormat::Tiff,
-        _ => {
-            return Err(Error::BadFile {
-                path: path.to_path_buf(),
-                reason: format!("a mask is written losslessly: use .png or .tif, not {ext:?}"),
-            })
-        }
-    };
-    write_atomically(path, |file| {
-        let mut buf = BufWriter::new(file);
-        image.write_to(&mut buf, format).map_err(|e| image_err(path, e))?;
-        buf.flush().map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    })
+    match format_of(path)? {
+        ImageFormat::Png | ImageFormat::Tiff => save_image(path, &DynamicImage::ImageLuma8(image.clone()), None, 100),
+        _ => Err(bad_file(path, "a mask is written losslessly: use .png or .tif")),
+    }
 }
 
 /// Runs `write` on a temporary file beside `path`, then renames it over `path`. On any error the temporary
 /// file is removed and `path` is left as it was.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let io_err = |source: std::io::Error| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    if !dir.is_dir() {
+        return Err(bad_file(
+            path,
+            format!("the output folder {} does not exist", dir.display()),
+        ));
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".smpsim-").suffix(".part");
     // Like any new file: 0666 less the umask (tempfile's own default, 0600, would surprise a clinic's sharing).
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
+    let mut tmp = builder.tempfile_in(dir).map_err(io_err(path))?;
     write(tmp.as_file_mut())?;
-    tmp.as_file_mut().sync_all().map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    tmp.as_file_mut().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| io_err(path)(e.error))?;
     Ok(())
 }

@@ -32,6 +32,8 @@ pub mod compose;
 pub mod design;
 mod error;
 pub mod field;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geometry;
 pub mod io;
 pub mod overlay;
@@ -48,4 +50,4 @@ pub use error::{Error, Result};
 pub use field::DensityField;
 pub use params::{Params, Rgb8};
 pub use place::Impression;
-pub use render::{plan, render, render_mut, stamp_impressions, RenderStats, Rendered};
+pub use render::{plan, render, render_image, render_mut, stamp_impressions, RenderStats, Rendered};

@@ -54,6 +54,28 @@ struct RenderArgs {
     json: bool,
     #[command(flatten)]
     treatment: TreatmentArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// How large a photo may be decoded (a decompression bomb is refused from its header).
+#[derive(Args)]
+struct LimitArgs {
+    /// Largest photo accepted, in megapixels.
+    #[arg(long, value_name = "MP", default_value_t = 120)]
+    max_megapixels: u64,
+    /// Most memory for a decoded photo, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    max_memory_mb: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> io::DecodeLimits {
+        io::DecodeLimits {
+            max_pixels: self.max_megapixels.saturating_mul(1_000_000),
+            max_bytes: self.max_memory_mb.saturating_mul(1 << 20),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -70,6 +92,8 @@ struct MaskArgs {
     overlay: Option<PathBuf>,
     #[command(flatten)]
     scale_seed: ScaleSeedArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// Where the density comes from: a design, a mask, or both, times a density map, less exclusions.
@@ -259,7 +283,8 @@ fn render(args: &RenderArgs) -> Result<()> {
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let total = Instant::now();
     let t = Instant::now();
-    let photo = io::load_photo(&args.photo)?;
+    let loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
+    let (photo, icc) = (&loaded.image, loaded.icc.as_deref());
     let decode = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let (field, scale, _) = args
@@ -268,16 +293,14 @@ fn render(args: &RenderArgs) -> Result<()> {
     let mask = t.elapsed().as_secs_f64();
     report_estimated_scale(scale, &field);
     params.px_per_mm = Some(scale.px_per_mm);
-    let rendered = smpsim::render(&photo, &field, &params)?;
-    let stats = &rendered.stats;
+    let (after, stats) = smpsim::render_image(photo, &field, &params)?;
+    let stats = &stats;
     let t = Instant::now();
-    io::save_rgb(&args.out, &rendered.image, args.treatment.quality)?;
+    let q = args.treatment.quality;
+    io::save_image(&args.out, &after, icc, q)?;
     if let Some(path) = &args.compare {
-        io::save_rgb(
-            path,
-            &compose::side_by_side(&photo, &rendered.image, 16),
-            args.treatment.quality,
-        )?;
+        let pair = compose::side_by_side(&photo.to_rgb8(), &after.to_rgb8(), 16);
+        io::save_image(path, &image::DynamicImage::ImageRgb8(pair), icc, q)?;
     }
     let encode = t.elapsed().as_secs_f64();
     if args.json {
@@ -317,7 +340,9 @@ fn mask(args: &MaskArgs) -> Result<()> {
         .chain(args.overlay.as_deref())
         .collect();
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
-    let photo = io::load_photo(&args.photo)?;
+    let photo = io::load_with_limits(&args.photo, &args.limits.limits())?
+        .image
+        .into_rgb8();
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
     let (field, scale, sources) = args
         .design

@@ -1,6 +1,6 @@
 //! The whole in-memory job: scale, placement, stamping. No files.
 
-use image::RgbImage;
+use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -58,6 +58,49 @@ pub fn render_mut(photo: &mut RgbImage, field: &DensityField, params: &Params) -
     })
 }
 
+/// Renders the treatment onto any decoded photo, keeping its depth and alpha: 8-bit stays 8-bit, 16-bit stays
+/// 16-bit (untouched pixels keep every bit), alpha is carried through unchanged, greyscale becomes RGB (pigment
+/// has a colour) and floating point becomes 16-bit.
+#[must_use = "the rendered image is returned, the photo is left as it was"]
+pub fn render_image(
+    photo: &DynamicImage,
+    field: &DensityField,
+    params: &Params,
+) -> Result<(DynamicImage, RenderStats)> {
+    let (impressions, stats) = plan(photo.width(), photo.height(), field, params)?;
+    let start = Instant::now();
+    let ink = ink(params, stats.px_per_mm);
+    let image = match photo {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_) => {
+            let mut img = photo.to_rgb8();
+            stamp(&mut img, 3, field, &impressions, &ink);
+            DynamicImage::ImageRgb8(img)
+        }
+        DynamicImage::ImageRgba8(_) | DynamicImage::ImageLumaA8(_) => {
+            let mut img = photo.to_rgba8();
+            stamp(&mut img, 4, field, &impressions, &ink);
+            DynamicImage::ImageRgba8(img)
+        }
+        _ if photo.color().has_alpha() => {
+            let mut img = photo.to_rgba16();
+            stamp(&mut img, 4, field, &impressions, &ink);
+            DynamicImage::ImageRgba16(img)
+        }
+        _ => {
+            let mut img = photo.to_rgb16();
+            stamp(&mut img, 3, field, &impressions, &ink);
+            DynamicImage::ImageRgb16(img)
+        }
+    };
+    Ok((
+        image,
+        RenderStats {
+            stamp_seconds: start.elapsed().as_secs_f64(),
+            ..stats
+        },
+    ))
+}
+
 /// Places the impressions for a photo of `width`×`height` without drawing them: the scale and the list, with
 /// statistics (`stamp_seconds` is 0). Useful to inspect or edit impressions before [`stamp_impressions`].
 pub fn plan(width: u32, height: u32, field: &DensityField, params: &Params) -> Result<(Vec<Impression>, RenderStats)> {
@@ -93,12 +136,15 @@ pub fn stamp_impressions(
     params.validate()?;
     check_scale(px_per_mm)?;
     check_field_size(field, photo.width(), photo.height())?;
-    let ink = Ink {
+    stamp(photo, 3, field, impressions, &ink(params, px_per_mm));
+    Ok(())
+}
+
+fn ink(params: &Params, px_per_mm: f32) -> Ink {
+    Ink {
         shade: params.shade,
         blur_px: params.edge_softness * px_per_mm,
-    };
-    stamp(photo, field, impressions, &ink);
-    Ok(())
+    }
 }
 
 fn check_field_size(field: &DensityField, width: u32, height: u32) -> Result<()> {

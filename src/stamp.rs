@@ -8,10 +8,9 @@
 //! Absorption (multiplication) rather than painting keeps the photo's own light: a highlight stays brighter
 //! than a shadow under the same impression, skin texture shows through, and a pixel can only get darker.
 
-use image::RgbImage;
 use rayon::prelude::*;
 
-use crate::colour::{decode_table, encode_index, encode_table, srgb_to_linear};
+use crate::colour::{decode_table, decode_table_16, encode_index, encode_table, linear_to_srgb, srgb_to_linear};
 use crate::field::DensityField;
 use crate::params::Rgb8;
 use crate::place::Impression;
@@ -69,11 +68,44 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Darkens `image` under every impression; pixels where `field` is 0 are never touched.
+/// A channel value of an sRGB image: 8 or 16 bits.
+pub trait Channel: Copy + Ord + Send + Sync {
+    /// Linear light, 0–1.
+    fn to_linear(self) -> f32;
+    /// Back to the channel's sRGB encoding.
+    fn from_linear(l: f32) -> Self;
+}
+
+impl Channel for u8 {
+    #[inline]
+    fn to_linear(self) -> f32 {
+        decode_table()[self as usize]
+    }
+    #[inline]
+    fn from_linear(l: f32) -> Self {
+        encode_table()[encode_index(l)]
+    }
+}
+
+impl Channel for u16 {
+    #[inline]
+    fn to_linear(self) -> f32 {
+        decode_table_16()[self as usize]
+    }
+    #[inline]
+    fn from_linear(l: f32) -> Self {
+        // Exact: only pixels under pigment get here, a few percent of the image.
+        (linear_to_srgb(l.clamp(0.0, 1.0)) * 65535.0 + 0.5) as u16
+    }
+}
+
+/// Darkens an interleaved image (`channels` = 3 for RGB, 4 for RGBA, whose alpha is left alone) under every
+/// impression; pixels where `field` is 0 are never touched.
 ///
-/// `image` and `field` must be the same size (the render functions check).
-pub fn stamp(image: &mut RgbImage, field: &DensityField, impressions: &[Impression], ink: &Ink) {
-    let (w, h) = (image.width() as usize, image.height() as usize);
+/// `data` holds `width × height × channels` values, the field's size (the render functions check).
+pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, impressions: &[Impression], ink: &Ink) {
+    let (w, h) = (field.width() as usize, field.height() as usize);
+    debug_assert_eq!(data.len(), w * h * channels);
     if w == 0 || h == 0 || impressions.is_empty() {
         return;
     }
@@ -91,20 +123,27 @@ pub fn stamp(image: &mut RgbImage, field: &DensityField, impressions: &[Impressi
             band.push(i as u32);
         }
     }
-    image
-        .par_chunks_mut(w * 3 * BAND_ROWS)
+    data.par_chunks_mut(w * channels * BAND_ROWS)
         .zip(by_band.par_iter())
         .enumerate()
         .for_each(|(band, (pixels, list))| {
             if !list.is_empty() {
-                stamp_band(pixels, w, band * BAND_ROWS, field, &prepared, list);
+                stamp_band(pixels, channels, w, band * BAND_ROWS, field, &prepared, list);
             }
         });
 }
 
 /// Stamps the impressions `list` into one band of rows starting at image row `top`.
-fn stamp_band(pixels: &mut [u8], w: usize, top: usize, field: &DensityField, all: &[Prepared], list: &[u32]) {
-    let rows = pixels.len() / (w * 3);
+fn stamp_band<T: Channel>(
+    pixels: &mut [T],
+    channels: usize,
+    w: usize,
+    top: usize,
+    field: &DensityField,
+    all: &[Prepared],
+    list: &[u32],
+) {
+    let rows = pixels.len() / (w * channels);
     // The band's transmittance only spans the columns its impressions reach.
     let (mut x_lo, mut x_hi) = (w, 0usize);
     for &i in list {
@@ -143,16 +182,14 @@ fn stamp_band(pixels: &mut [u8], w: usize, top: usize, field: &DensityField, all
             }
         }
     }
-    let (dec, enc) = (decode_table(), encode_table());
     for y in 0..rows {
-        let px = &mut pixels[(y * w + x_lo) * 3..(y * w + x_hi) * 3];
+        let px = &mut pixels[(y * w + x_lo) * channels..(y * w + x_hi) * channels];
         let tr = &transmit[y * span * 3..(y + 1) * span * 3];
-        for (p, t) in px.chunks_exact_mut(3).zip(tr.chunks_exact(3)) {
+        for (p, t) in px.chunks_exact_mut(channels).zip(tr.chunks_exact(3)) {
             if t[0] < 1.0 || t[1] < 1.0 || t[2] < 1.0 {
-                for c in 0..3 {
-                    let out = enc[encode_index(dec[p[c] as usize] * t[c])];
-                    // The tables round-trip every value, so this never lightens; min() makes it a guarantee.
-                    p[c] = p[c].min(out);
+                for (v, &t) in p.iter_mut().zip(t) {
+                    // Every value round-trips through linear light, so this never lightens; min() guarantees it.
+                    *v = (*v).min(T::from_linear(v.to_linear() * t));
                 }
             }
         }

@@ -1,0 +1,400 @@
+//! Real photos in, safe outputs out: orientation, colour profiles, depth, alpha, privacy and hostile files,
+//! through the real binary.
+
+use assert_cmd::Command;
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+use std::path::{Path, PathBuf};
+
+fn smpsim() -> Command {
+    Command::cargo_bin("smpsim").unwrap()
+}
+
+fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const W: u32 = 240;
+const H: u32 = 160;
+
+/// An upright photo with four flat quadrants of distinct colours, so any rotation or flip shows.
+fn quadrants() -> RgbImage {
+    RgbImage::from_fn(W, H, |x, y| match (x < W / 2, y < H / 2) {
+        (true, true) => Rgb([220, 60, 60]),
+        (false, true) => Rgb([60, 200, 60]),
+        (true, false) => Rgb([60, 60, 220]),
+        (false, false) => Rgb([230, 230, 120]),
+    })
+}
+
+/// A mask on the upright photo: the top half treated.
+fn top_half_mask(dir: &Path) -> PathBuf {
+    let path = dir.join("mask.png");
+    GrayImage::from_fn(W, H, |_, y| Luma([if y < H / 2 { 255 } else { 0 }]))
+        .save(&path)
+        .unwrap();
+    path
+}
+
+/// A minimal EXIF block holding only an orientation tag.
+fn exif_orientation(o: u8) -> Vec<u8> {
+    let mut v = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    v.extend_from_slice(&[0, 1]); // one IFD entry
+    v.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0]); // Orientation, SHORT, 1, value
+    v.extend_from_slice(&[0, 0, 0, 0]); // no next IFD
+    v
+}
+
+fn write_jpeg(path: &Path, img: &RgbImage, app: &[(u8, Vec<u8>)], icc: Option<&[u8]>) {
+    let mut encoder = jpeg_encoder::Encoder::new_file(path, 95).unwrap();
+    for (nr, data) in app {
+        encoder.add_app_segment(*nr, data.clone()).unwrap();
+    }
+    if let Some(icc) = icc {
+        encoder.add_icc_profile(icc).unwrap();
+    }
+    encoder
+        .encode(
+            img.as_raw(),
+            img.width() as u16,
+            img.height() as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+}
+
+const ORIENTATIONS: [Orientation; 8] = [
+    Orientation::NoTransforms,
+    Orientation::FlipHorizontal,
+    Orientation::Rotate180,
+    Orientation::FlipVertical,
+    Orientation::Rotate90FlipH,
+    Orientation::Rotate90,
+    Orientation::Rotate270FlipH,
+    Orientation::Rotate270,
+];
+
+/// What a camera stores so that applying `o` shows `upright`.
+fn stored_for(upright: &RgbImage, o: Orientation) -> RgbImage {
+    for t in ORIENTATIONS {
+        let mut stored = DynamicImage::ImageRgb8(upright.clone());
+        stored.apply_orientation(t);
+        let mut shown = stored.clone();
+        shown.apply_orientation(o);
+        if shown.to_rgb8() == *upright {
+            return stored.into_rgb8();
+        }
+    }
+    unreachable!()
+}
+
+fn near(a: Rgb<u8>, b: [u8; 3], tol: u8) -> bool {
+    a.0.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= tol)
+}
+
+#[test]
+fn all_eight_exif_orientations_render_upright_with_an_upright_mask() {
+    let dir = tempfile::tempdir().unwrap();
+    let upright = quadrants();
+    let mask = top_half_mask(dir.path());
+    for (k, o) in ORIENTATIONS.iter().enumerate() {
+        let tag = (k + 1) as u8;
+        let photo = dir.path().join(format!("o{tag}.jpg"));
+        write_jpeg(&photo, &stored_for(&upright, *o), &[(1, exif_orientation(tag))], None);
+        let out = dir.path().join(format!("o{tag}_after.png"));
+        let o = smpsim()
+            .arg("render")
+            .arg(&photo)
+            .arg("--mask")
+            .arg(&mask)
+            .args(["--px-per-mm", "4", "--density", "400", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "orientation {tag}: {}", stderr_of(&o));
+        let after = image::open(&out).unwrap().into_rgb8();
+        assert_eq!(after.dimensions(), (W, H), "orientation {tag}");
+        // Untreated bottom quadrants: unchanged colours in their upright places.
+        assert!(
+            near(*after.get_pixel(30, 130), [60, 60, 220], 6),
+            "orientation {tag}: bottom-left"
+        );
+        assert!(
+            near(*after.get_pixel(210, 130), [230, 230, 120], 6),
+            "orientation {tag}: bottom-right"
+        );
+        // Treated top: darker than the photo on average, still red on the left and green on the right.
+        let mean = |x0: u32| {
+            let mut s = [0u32; 3];
+            for y in 10..70 {
+                for x in x0..x0 + 60 {
+                    for c in 0..3 {
+                        s[c] += after.get_pixel(x, y).0[c] as u32;
+                    }
+                }
+            }
+            s.map(|v| v / 3600)
+        };
+        let (left, right) = (mean(20), mean(150));
+        assert!(
+            left[0] > left[1] + 60 && left[0] < 215,
+            "orientation {tag}: top-left {left:?}"
+        );
+        assert!(
+            right[1] > right[0] + 60 && right[1] < 196,
+            "orientation {tag}: top-right {right:?}"
+        );
+    }
+}
+
+fn icc_of(path: &Path) -> Option<Vec<u8>> {
+    let mut decoder = ImageReader::open(path)
+        .unwrap()
+        .with_guessed_format()
+        .unwrap()
+        .into_decoder()
+        .unwrap();
+    decoder.icc_profile().unwrap()
+}
+
+#[test]
+fn the_colour_profile_is_carried_into_outputs_and_no_other_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    // Any profile bytes do: the tool must carry them, not interpret them.
+    let icc: Vec<u8> = (0..3000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let photo = dir.path().join("phone.jpg");
+    let gps_exif = [exif_orientation(1), b"GPS 51.5N 0.1W Canon EOS".to_vec()].concat();
+    write_jpeg(&photo, &quadrants(), &[(1, gps_exif)], Some(&icc));
+    let mask = top_half_mask(dir.path());
+    for ext in ["jpg", "png", "webp"] {
+        let out = dir.path().join(format!("after.{ext}"));
+        let o = smpsim()
+            .arg("render")
+            .arg(&photo)
+            .arg("--mask")
+            .arg(&mask)
+            .args(["--px-per-mm", "4", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{ext}: {}", stderr_of(&o));
+        let carried = icc_of(&out);
+        assert!(
+            carried.as_deref() == Some(&icc[..]),
+            "{ext}: profile not carried byte for byte ({:?} bytes)",
+            carried.map(|c| c.len())
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(!bytes.windows(4).any(|w| w == b"Exif"), "{ext}: EXIF leaked");
+        assert!(!bytes.windows(3).any(|w| w == b"GPS"), "{ext}: GPS leaked");
+    }
+}
+
+#[test]
+fn sixteen_bit_and_alpha_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask = top_half_mask(dir.path());
+    // 16-bit RGB with low bits that an 8-bit round trip would lose.
+    let deep = image::ImageBuffer::<Rgb<u16>, _>::from_fn(W, H, |x, y| {
+        Rgb([40_000 + (x * 7 % 251) as u16, 30_001 + (y * 3 % 97) as u16, 20_003])
+    });
+    let photo16 = dir.path().join("deep.png");
+    deep.save(&photo16).unwrap();
+    let out16 = dir.path().join("deep_after.png");
+    let o = smpsim()
+        .arg("render")
+        .arg(&photo16)
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--px-per-mm", "4", "--density", "300", "-o"])
+        .arg(&out16)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let after = image::open(&out16).unwrap();
+    let after = after.as_rgb16().expect("16-bit RGB output");
+    let (mut same_outside, mut changed_inside) = (true, 0);
+    for (x, y, p) in after.enumerate_pixels() {
+        if y >= H / 2 {
+            same_outside &= p == deep.get_pixel(x, y);
+        } else if p != deep.get_pixel(x, y) {
+            changed_inside += 1;
+        }
+    }
+    assert!(same_outside, "untreated 16-bit pixels changed");
+    assert!(changed_inside > 100, "only {changed_inside} treated pixels changed");
+
+    // RGBA: the alpha channel comes through untouched.
+    let rgba = RgbaImage::from_fn(W, H, |x, y| Rgba([200, 170, 150, ((x + y) % 256) as u8]));
+    let photo_a = dir.path().join("alpha.png");
+    rgba.save(&photo_a).unwrap();
+    let out_a = dir.path().join("alpha_after.png");
+    let o = smpsim()
+        .arg("render")
+        .arg(&photo_a)
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--px-per-mm", "4", "-o"])
+        .arg(&out_a)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let after = image::open(&out_a).unwrap().into_rgba8();
+    assert!(
+        after.pixels().zip(rgba.pixels()).all(|(a, b)| a.0[3] == b.0[3]),
+        "alpha changed"
+    );
+    assert!(after != rgba, "nothing rendered");
+
+    // Greyscale input renders (in colour: pigment has a hue).
+    let grey = dir.path().join("grey.png");
+    GrayImage::from_pixel(W, H, Luma([180])).save(&grey).unwrap();
+    let out_g = dir.path().join("grey_after.jpg");
+    let o = smpsim()
+        .arg("render")
+        .arg(&grey)
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--px-per-mm", "4", "-o"])
+        .arg(&out_g)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A valid PNG header and IHDR claiming `w`×`h` pixels, with no pixel data behind it.
+fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    // One IDAT chunk of junk, so the header parses and the size is what fails.
+    let idat = b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01";
+    png.extend_from_slice(&((idat.len() - 4) as u32).to_be_bytes());
+    png.extend_from_slice(idat);
+    png.extend_from_slice(&crc32(idat).to_be_bytes());
+    png.extend_from_slice(&[0, 0, 0, 0]);
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    png
+}
+
+#[test]
+fn hostile_and_broken_files_give_one_line_errors_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mask = top_half_mask(d);
+    let good = d.join("good.jpg");
+    write_jpeg(&good, &quadrants(), &[], None);
+    let mut good_png = Vec::new();
+    quadrants()
+        .write_to(&mut std::io::Cursor::new(&mut good_png), image::ImageFormat::Png)
+        .unwrap();
+    std::fs::write(d.join("empty.jpg"), b"").unwrap();
+    std::fs::write(d.join("truncated.png"), &good_png[..good_png.len() / 2]).unwrap();
+    std::fs::write(
+        d.join("corrupt.jpg"),
+        [&[0xFF, 0xD8, 0xFF, 0xDB][..], &[0x55; 300]].concat(),
+    )
+    .unwrap();
+    std::fs::write(d.join("notes.jpg"), b"Consultation notes, not a photo.\n").unwrap();
+    std::fs::write(d.join("bomb.png"), png_bomb(100_000, 100_000)).unwrap();
+    std::fs::write(d.join("picture.gif"), b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").unwrap();
+    std::fs::create_dir(d.join("folder.jpg")).unwrap();
+    // (photo, expected exit code, words the one-line error must contain)
+    let cases: [(&str, i32, &[&str]); 8] = [
+        ("empty.jpg", 1, &["empty.jpg", "empty"]),
+        ("truncated.png", 1, &["truncated.png"]),
+        ("corrupt.jpg", 1, &["corrupt.jpg"]),
+        ("notes.jpg", 1, &["notes.jpg", "not an image"]),
+        ("bomb.png", 1, &["bomb.png", "100000x100000", "more than"]),
+        ("picture.gif", 1, &["picture.gif"]),
+        ("folder.jpg", 1, &["folder.jpg", "directory"]),
+        ("missing.jpg", 1, &["missing.jpg", "No such file"]),
+    ];
+    for (name, code, words) in cases {
+        let out = d.join(format!("{name}.out.jpg"));
+        let o = smpsim()
+            .arg("render")
+            .arg(d.join(name))
+            .arg("--mask")
+            .arg(&mask)
+            .args(["--px-per-mm", "4", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = stderr_of(&o);
+        assert_eq!(o.status.code(), Some(code), "{name}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: not one line: {err}");
+        for w in words {
+            assert!(err.contains(w), "{name}: expected {w:?} in {err}");
+        }
+        assert!(!out.exists(), "{name}: an output was written");
+    }
+    // A PNG with a .jpg name is read by its content.
+    let disguised = d.join("really_png.jpg");
+    std::fs::write(&disguised, &good_png).unwrap();
+    let out = d.join("disguised_after.png");
+    let o = smpsim()
+        .arg("render")
+        .arg(&disguised)
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--px-per-mm", "4", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    // A missing output folder is named.
+    let o = smpsim()
+        .arg("render")
+        .arg(&good)
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--px-per-mm", "4", "-o"])
+        .arg(d.join("no/such/dir/out.jpg"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr_of(&o).contains("does not exist"), "{}", stderr_of(&o));
+    // The decode limits are configurable: a 240×160 photo is over a 0-megapixel cap.
+    let o = smpsim()
+        .arg("render")
+        .arg(&good)
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--max-megapixels", "0", "-o"])
+        .arg(d.join("x.jpg"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr_of(&o).contains("240x160 pixels is more than"),
+        "{}",
+        stderr_of(&o)
+    );
+    // Inputs untouched, and no temporary files left behind.
+    assert_eq!(std::fs::read(d.join("bomb.png")).unwrap(), png_bomb(100_000, 100_000));
+    assert!(std::fs::read_dir(d)
+        .unwrap()
+        .all(|e| !e.unwrap().file_name().to_string_lossy().contains(".part")));
+}
