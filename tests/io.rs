@@ -128,8 +128,8 @@ fn all_eight_exif_orientations_render_upright_with_an_upright_mask() {
             let mut s = [0u32; 3];
             for y in 10..70 {
                 for x in x0..x0 + 60 {
-                    for c in 0..3 {
-                        s[c] += after.get_pixel(x, y).0[c] as u32;
+                    for (acc, v) in s.iter_mut().zip(after.get_pixel(x, y).0) {
+                        *acc += v as u32;
                     }
                 }
             }
