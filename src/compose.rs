@@ -11,10 +11,21 @@ const GAP_COLOUR: Rgb<u8> = Rgb([255, 255, 255]);
 /// Both must be the same size.
 #[must_use]
 pub fn side_by_side(before: &RgbImage, after: &RgbImage, gap: u32) -> RgbImage {
-    let (w, h) = before.dimensions();
-    let mut out = RgbImage::from_pixel(w * 2 + gap, h, GAP_COLOUR);
-    imageops::replace(&mut out, before, 0, 0);
-    imageops::replace(&mut out, after, (w + gap) as i64, 0);
+    strip(&[before, after], gap)
+}
+
+/// Images left to right with `gap`-pixel white dividers, top-aligned (a before/after, or a strip of sessions
+/// or years). The height is the tallest image's.
+#[must_use]
+pub fn strip(images: &[&RgbImage], gap: u32) -> RgbImage {
+    let width = images.iter().map(|i| i.width()).sum::<u32>() + gap * images.len().saturating_sub(1) as u32;
+    let height = images.iter().map(|i| i.height()).max().unwrap_or(0);
+    let mut out = RgbImage::from_pixel(width, height, GAP_COLOUR);
+    let mut x = 0i64;
+    for img in images {
+        imageops::replace(&mut out, *img, x, 0);
+        x += (img.width() + gap) as i64;
+    }
     out
 }
 

@@ -7,8 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use smpsim::design::HairlineStyle;
+use smpsim::pigment::ShadeSpec;
 use smpsim::treatment::{FieldSources, Scale};
-use smpsim::{compose, io, overlay, scale, DensityField, Params, Rgb8};
+use smpsim::{compose, io, overlay, scale, DensityField, Params};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -177,9 +178,25 @@ struct TreatmentArgs {
     /// Mean impression diameter in mm [default: 0.15, a healed impression].
     #[arg(long, value_name = "MM", allow_negative_numbers = true)]
     dot_size: Option<f32>,
-    /// Pigment colour as #rrggbb [default: #26242a, a dark cool neutral].
-    #[arg(long, value_name = "COLOUR")]
-    shade: Option<Rgb8>,
+    /// Pigment: auto, dark, medium, light, #rrggbb, or a mix like dark:70,medium:30 [default: #26242a].
+    #[arg(long, value_name = "SHADE")]
+    shade: Option<ShadeSpec>,
+    /// Where the client's hair is, for --shade auto: a box x,y,w,h in pixels, or a mask image (white = hair)
+    /// [default: found near the treated region].
+    #[arg(long, value_name = "BOX|FILE")]
+    hair_sample: Option<String>,
+    /// Treatment sessions in the plan [default: 3].
+    #[arg(long, value_name = "N")]
+    sessions: Option<u8>,
+    /// Show the result after session K (1..N), or `all` for one output per session [default: the last].
+    #[arg(long, value_name = "K|all")]
+    session: Option<String>,
+    /// Show the day of the session (fresh: larger, darker impressions) instead of healed.
+    #[arg(long)]
+    fresh: bool,
+    /// Years after treatment (fading, softening, blue-grey drift); a list like 0,2,5 gives one output each.
+    #[arg(long, value_name = "Y[,Y…]", value_delimiter = ',', allow_negative_numbers = true)]
+    years: Vec<f32>,
     #[command(flatten)]
     scale_seed: ScaleSeedArgs,
     /// JPEG quality of the outputs, 1–100.
@@ -196,9 +213,13 @@ impl TreatmentArgs {
         if let Some(v) = self.dot_size {
             p.dot_size = v;
         }
-        if let Some(v) = self.shade {
-            p.shade = v;
+        if let Some(v) = &self.shade {
+            p.shade = v.clone();
         }
+        if let Some(v) = self.sessions {
+            p.sessions = v;
+        }
+        p.fresh = self.fresh;
         if let Some(v) = self.scale_seed.seed {
             p.seed = v;
         }
@@ -274,10 +295,115 @@ fn report_estimated_scale(scale: Scale, field: &DensityField) {
     }
 }
 
+/// One rendering of a photo: its parameters and where it goes.
+struct Variant {
+    params: Params,
+    out: PathBuf,
+    label: String,
+}
+
+impl TreatmentArgs {
+    /// Every (session, years) combination asked for, with its output path: `OUT` for a single one,
+    /// `OUT` with `_s2`, `_5y`, … before the extension otherwise.
+    fn variants(&self, base: &Params, out: &Path) -> Result<Vec<Variant>> {
+        let sessions: Vec<Option<u8>> = match self.session.as_deref() {
+            None => vec![None],
+            Some("all") => (1..=base.sessions).map(Some).collect(),
+            Some(k) => vec![Some(k.parse().map_err(|_| {
+                UsageError(format!("--session {k:?}: expected a session number or `all`"))
+            })?)],
+        };
+        let years: Vec<f32> = if self.years.is_empty() {
+            vec![0.0]
+        } else {
+            self.years.clone()
+        };
+        let many = sessions.len() * years.len() > 1;
+        let mut variants = Vec::new();
+        for &session in &sessions {
+            for &y in &years {
+                let params = Params {
+                    session,
+                    years: y,
+                    ..base.clone()
+                };
+                params.validate()?;
+                let mut label = String::new();
+                if let Some(k) = session.filter(|_| sessions.len() > 1) {
+                    label.push_str(&format!("_s{k}"));
+                }
+                if years.len() > 1 {
+                    label.push_str(&format!("_{y}y"));
+                }
+                let out = if many {
+                    with_suffix(out, &label)
+                } else {
+                    out.to_path_buf()
+                };
+                variants.push(Variant { params, out, label });
+            }
+        }
+        Ok(variants)
+    }
+}
+
+/// `dir/name.ext` → `dir/name{suffix}.ext`.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
+        None => format!("{stem}{suffix}"),
+    };
+    path.with_file_name(name)
+}
+
+/// Resolves `--hair-sample` (a box or a mask file) and `--shade auto` into a concrete shade.
+fn resolve_auto_shade(
+    args: &TreatmentArgs,
+    params: &mut Params,
+    photo: &image::DynamicImage,
+    field: &DensityField,
+) -> Result<Option<smpsim::pigment::AutoShade>> {
+    if params.shade != ShadeSpec::Auto {
+        return Ok(None);
+    }
+    let rgb = photo.to_rgb8();
+    let sample = match args.hair_sample.as_deref() {
+        None => None,
+        Some(text) => {
+            let numbers: Vec<u32> = text.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+            if numbers.len() == 4 && text.split(',').count() == 4 {
+                params.hair_sample = Some([numbers[0], numbers[1], numbers[2], numbers[3]]);
+                None
+            } else {
+                Some(io::load_mask(Path::new(text), rgb.width(), rgb.height())?)
+            }
+        }
+    };
+    let auto = match sample {
+        Some(sample) => smpsim::pigment::auto_shade(&rgb, field, Some(&sample))?,
+        None => {
+            let (resolved, auto) = smpsim::resolve_shade(&rgb, field, params)?;
+            let auto = auto.expect("auto was asked for");
+            *params = resolved.into_owned();
+            auto
+        }
+    };
+    params.shade = ShadeSpec::single(auto.shade);
+    eprintln!("smpsim: shade auto → {}", auto.reason);
+    Ok(Some(auto))
+}
+
 fn render(args: &RenderArgs) -> Result<()> {
     let mut params = args.treatment.params();
     params.validate()?;
-    let outputs: Vec<&Path> = std::iter::once(args.out.as_path())
+    let variants = args.treatment.variants(&params, &args.out)?;
+    let outputs: Vec<&Path> = variants
+        .iter()
+        .map(|v| v.out.as_path())
         .chain(args.compare.as_deref())
         .collect();
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
@@ -293,44 +419,77 @@ fn render(args: &RenderArgs) -> Result<()> {
     let mask = t.elapsed().as_secs_f64();
     report_estimated_scale(scale, &field);
     params.px_per_mm = Some(scale.px_per_mm);
-    let (after, stats) = smpsim::render_image(photo, &field, &params)?;
-    let stats = &stats;
-    let t = Instant::now();
+    let auto = resolve_auto_shade(&args.treatment, &mut params, photo, &field)?;
     let q = args.treatment.quality;
-    io::save_image(&args.out, &after, icc, q)?;
-    if let Some(path) = &args.compare {
-        let pair = compose::side_by_side(&photo.to_rgb8(), &after.to_rgb8(), 16);
-        io::save_image(path, &image::DynamicImage::ImageRgb8(pair), icc, q)?;
+    let (mut encode, mut place, mut stamp) = (0.0, 0.0, 0.0);
+    let mut rendered = Vec::new();
+    let mut reports = Vec::new();
+    for v in &variants {
+        let vp = Params {
+            shade: params.shade.clone(),
+            px_per_mm: params.px_per_mm,
+            hair_sample: params.hair_sample,
+            ..v.params.clone()
+        };
+        let (after, stats) = smpsim::render_image(photo, &field, &vp)?;
+        let t = Instant::now();
+        io::save_image(&v.out, &after, icc, q)?;
+        encode += t.elapsed().as_secs_f64();
+        place += stats.place_seconds;
+        stamp += stats.stamp_seconds;
+        reports.push(json!({
+            "output": v.out,
+            "session": vp.session_shown(),
+            "years": vp.years,
+            "fresh": vp.fresh,
+            "impressions": stats.impressions,
+        }));
+        rendered.push((v, after, stats));
     }
-    let encode = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    if let Some(path) = &args.compare {
+        // Before, then every variant, left to right.
+        let mut panels = vec![photo.to_rgb8()];
+        panels.extend(rendered.iter().map(|(_, img, _)| img.to_rgb8()));
+        let strip = compose::strip(&panels.iter().collect::<Vec<_>>(), 16);
+        io::save_image(path, &image::DynamicImage::ImageRgb8(strip), icc, q)?;
+    }
+    encode += t.elapsed().as_secs_f64();
+    let (_, _, stats) = rendered.last().expect("at least one variant");
     if args.json {
         params.px_per_mm = (!scale.estimated).then_some(scale.px_per_mm);
         let summary = json!({
             "photo": args.photo,
-            "output": args.out,
+            "output": variants[0].out,
             "impressions": stats.impressions,
             "px_per_mm": stats.px_per_mm,
             "px_per_mm_estimated": scale.estimated,
             "treated_area_cm2": stats.treated_area_cm2,
+            "shade": stats.shade,
+            "auto_shade": auto,
             "params": params,
+            "variants": reports,
             "seconds": {
                 "decode": decode,
                 "mask": mask,
-                "place": stats.place_seconds,
-                "stamp": stats.stamp_seconds,
+                "place": place,
+                "stamp": stamp,
                 "encode": encode,
                 "total": total.elapsed().as_secs_f64(),
             },
         });
         println!("{summary}");
     } else {
-        eprintln!(
-            "smpsim: {} impressions over {:.1} cm² at {:.2} px/mm → {}",
-            stats.impressions,
-            stats.treated_area_cm2,
-            stats.px_per_mm,
-            args.out.display()
-        );
+        for (v, _, stats) in &rendered {
+            eprintln!(
+                "smpsim: {} impressions over {:.1} cm² at {:.2} px/mm{} → {}",
+                stats.impressions,
+                stats.treated_area_cm2,
+                stats.px_per_mm,
+                v.label.replace('_', " "),
+                v.out.display()
+            );
+        }
     }
     Ok(())
 }

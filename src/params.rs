@@ -75,8 +75,24 @@ pub struct Params {
     pub opacity_variation: f32,
     /// Spread of tone (pigment dilution) between impressions, as a fraction. Default: 0.1.
     pub tone_variation: f32,
-    /// Pigment colour as seen at full opacity through the skin: a dark, slightly cool neutral. Default: #26242a.
-    pub shade: Rgb8,
+    /// Pigment: `auto` (matched to the photo's hair and skin), a named dilution (`dark`, `medium`, `light`),
+    /// `#rrggbb` as seen at full opacity through the skin, or a mix such as `dark:70,medium:30`.
+    /// Default: #26242a, a dark, slightly cool neutral.
+    pub shade: crate::pigment::ShadeSpec,
+    /// Treatment sessions in the plan (real treatment takes 3–4, a week or two apart). Default: 3.
+    pub sessions: u8,
+    /// Which session's result to show, 1 to `sessions`; `None` shows the finished treatment. Default: `None`.
+    pub session: Option<u8>,
+    /// Show the day of the session: its impressions larger and darker, before they heal and shrink (earlier
+    /// sessions' impressions are healed). Default: false (healed).
+    pub fresh: bool,
+    /// Years after treatment: pigment fades (half-life 6 years), softens and spreads slightly, and drifts
+    /// toward a cool blue-grey. An approximation of typical carbon pigment; touch-ups come every 3–6 years.
+    /// Default: 0.
+    pub years: f32,
+    /// Where the client's remaining hair is, for `shade = auto`: a pixel box `[x, y, width, height]` of the
+    /// upright photo. `None` finds it near the treated region. Default: `None`.
+    pub hair_sample: Option<[u32; 4]>,
     /// Photo scale in pixels per mm. `None` estimates it from the treated region's width. Default: `None`.
     pub px_per_mm: Option<f32>,
     /// Seed for placement and per-impression variation. Same seed, same output. Default: 1.
@@ -94,7 +110,12 @@ impl Default for Params {
             opacity: 0.75,
             opacity_variation: 0.15,
             tone_variation: 0.1,
-            shade: Rgb8([0x26, 0x24, 0x2a]),
+            shade: crate::pigment::ShadeSpec::default(),
+            sessions: 3,
+            session: None,
+            fresh: false,
+            years: 0.0,
+            hair_sample: None,
             px_per_mm: None,
             seed: 1,
         }
@@ -145,7 +166,34 @@ impl Params {
         if let Some(s) = self.px_per_mm {
             check_scale(s)?;
         }
+        if !(1..=8).contains(&self.sessions) {
+            return Err(Error::param("sessions", self.sessions, "must be from 1 to 8"));
+        }
+        if let Some(k) = self.session {
+            if k == 0 || k > self.sessions {
+                return Err(Error::param(
+                    "session",
+                    k,
+                    format!("must be from 1 to sessions ({})", self.sessions),
+                ));
+            }
+        }
+        check_range("years", self.years, 0.0, 30.0, " years")?;
+        if let Some([_, _, w, h]) = self.hair_sample {
+            if w == 0 || h == 0 {
+                return Err(Error::param(
+                    "hair_sample",
+                    format!("{w}x{h}"),
+                    "the box must not be empty",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The session whose result is shown: `session`, or the last one.
+    pub fn session_shown(&self) -> u8 {
+        self.session.unwrap_or(self.sessions)
     }
 }
 

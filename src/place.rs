@@ -35,6 +35,10 @@ pub struct Impression {
     pub tone: f32,
     /// Rank in the blue-noise set as a fraction (0–1): the impression exists wherever density exceeds it.
     pub rank: f32,
+    /// Treatment session (1-based) that laid this impression.
+    pub session: u8,
+    /// Index of its shade in the treatment's shade mix.
+    pub shade: u8,
 }
 
 /// Tile cells per side: units of parallel work.
@@ -159,6 +163,8 @@ impl Look {
             opacity,
             tone,
             rank,
+            session: 1,
+            shade: 0,
         }
     }
 }

@@ -1,12 +1,14 @@
-//! The whole in-memory job: scale, placement, stamping. No files.
+//! The whole in-memory job: scale, shade, placement, pigment model, stamping. No files.
 
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::field::DensityField;
-use crate::params::{check_scale, Params};
+use crate::params::{check_scale, Params, Rgb8};
+use crate::pigment::{self, AutoShade, ShadeSpec};
 use crate::place::{place, Impression};
 use crate::scale::estimate_px_per_mm;
 use crate::stamp::{stamp, Ink};
@@ -22,6 +24,10 @@ pub struct RenderStats {
     pub px_per_mm_estimated: bool,
     /// Treated scalp area in cm², weighted by density (a grey mask pixel counts by its fraction).
     pub treated_area_cm2: f64,
+    /// The shade (or mix) used, as text (`#rrggbb` or `#rrggbb:70,#rrggbb:30`).
+    pub shade: String,
+    /// What `shade = auto` chose and why.
+    pub auto_shade: Option<AutoShade>,
     /// Seconds spent placing impressions.
     pub place_seconds: f64,
     /// Seconds spent stamping them.
@@ -49,11 +55,13 @@ pub fn render(photo: &RgbImage, field: &DensityField, params: &Params) -> Result
 ///
 /// `field` must be the photo's size. The photo is unchanged if an error is returned.
 pub fn render_mut(photo: &mut RgbImage, field: &DensityField, params: &Params) -> Result<RenderStats> {
-    let (impressions, stats) = plan(photo.width(), photo.height(), field, params)?;
+    let (params, auto) = resolve_shade(photo, field, params)?;
+    let (impressions, stats) = plan(photo.width(), photo.height(), field, &params)?;
     let start = Instant::now();
-    stamp_impressions(photo, field, &impressions, params, stats.px_per_mm)?;
+    stamp_impressions(photo, field, &impressions, &params, stats.px_per_mm)?;
     Ok(RenderStats {
         stamp_seconds: start.elapsed().as_secs_f64(),
+        auto_shade: auto,
         ..stats
     })
 }
@@ -67,9 +75,14 @@ pub fn render_image(
     field: &DensityField,
     params: &Params,
 ) -> Result<(DynamicImage, RenderStats)> {
-    let (impressions, stats) = plan(photo.width(), photo.height(), field, params)?;
+    let (params, auto) = match (&params.shade, photo) {
+        (ShadeSpec::Auto, DynamicImage::ImageRgb8(rgb)) => resolve_shade(rgb, field, params)?,
+        (ShadeSpec::Auto, _) => resolve_shade(&photo.to_rgb8(), field, params)?,
+        _ => (Cow::Borrowed(params), None),
+    };
+    let (impressions, stats) = plan(photo.width(), photo.height(), field, &params)?;
     let start = Instant::now();
-    let ink = ink(params, stats.px_per_mm);
+    let ink = ink(&params, stats.px_per_mm);
     let image = match photo {
         DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_) => {
             let mut img = photo.to_rgb8();
@@ -96,32 +109,74 @@ pub fn render_image(
         image,
         RenderStats {
             stamp_seconds: start.elapsed().as_secs_f64(),
+            auto_shade: auto,
             ..stats
         },
     ))
 }
 
-/// Places the impressions for a photo of `width`×`height` without drawing them: the scale and the list, with
-/// statistics (`stamp_seconds` is 0). Useful to inspect or edit impressions before [`stamp_impressions`].
+/// `params` with `shade = auto` replaced by the shade chosen from `photo` (and the choice), or as they are.
+pub fn resolve_shade<'a>(
+    photo: &RgbImage,
+    field: &DensityField,
+    params: &'a Params,
+) -> Result<(Cow<'a, Params>, Option<AutoShade>)> {
+    if params.shade != ShadeSpec::Auto {
+        return Ok((Cow::Borrowed(params), None));
+    }
+    check_field_size(field, photo.width(), photo.height())?;
+    let sample = params.hair_sample.map(|[x, y, w, h]| {
+        DensityField::from_fn(photo.width(), photo.height(), |px, py| {
+            let inside = px >= x as f32 && py >= y as f32 && px < (x + w) as f32 && py < (y + h) as f32;
+            inside as u8 as f32
+        })
+    });
+    let auto = pigment::auto_shade(photo, field, sample.as_ref())?;
+    let resolved = Params {
+        shade: ShadeSpec::single(auto.shade),
+        ..params.clone()
+    };
+    Ok((Cow::Owned(resolved), Some(auto)))
+}
+
+/// Places the impressions for a photo of `width`×`height` without drawing them: the scale and the list after
+/// the pigment model (session, fresh/healed, years), with statistics (`stamp_seconds` is 0). Useful to
+/// inspect or edit impressions before [`stamp_impressions`]. `shade = auto` must be resolved first
+/// ([`resolve_shade`]), since it needs the photo.
 pub fn plan(width: u32, height: u32, field: &DensityField, params: &Params) -> Result<(Vec<Impression>, RenderStats)> {
     params.validate()?;
     check_field_size(field, width, height)?;
+    let mix = shade_mix(params)?;
     let (px_per_mm, estimated) = match params.px_per_mm {
         Some(s) => (s, false),
         None => (estimate_px_per_mm(field)?, true),
     };
     check_scale(px_per_mm)?;
     let start = Instant::now();
-    let impressions = place(field, params, px_per_mm)?;
+    let mut impressions = place(field, params, px_per_mm)?;
+    pigment::apply(&mut impressions, field, params, mix);
     let stats = RenderStats {
         impressions: impressions.len(),
         px_per_mm,
         px_per_mm_estimated: estimated,
         treated_area_cm2: field.weighted_area_px() / (px_per_mm as f64 * px_per_mm as f64) / 100.0,
+        shade: params.shade.to_string(),
+        auto_shade: None,
         place_seconds: start.elapsed().as_secs_f64(),
         stamp_seconds: 0.0,
     };
     Ok((impressions, stats))
+}
+
+fn shade_mix(params: &Params) -> Result<&[(Rgb8, f32)]> {
+    match &params.shade {
+        ShadeSpec::Mix(mix) => Ok(mix),
+        ShadeSpec::Auto => Err(Error::param(
+            "shade",
+            "auto",
+            "needs the photo: render with render()/render_image(), or call resolve_shade() first",
+        )),
+    }
 }
 
 /// Stamps already placed impressions onto `photo` with the pigment of `params` at `px_per_mm`.
@@ -134,16 +189,22 @@ pub fn stamp_impressions(
     px_per_mm: f32,
 ) -> Result<()> {
     params.validate()?;
+    shade_mix(params)?;
     check_scale(px_per_mm)?;
     check_field_size(field, photo.width(), photo.height())?;
     stamp(photo, 3, field, impressions, &ink(params, px_per_mm));
     Ok(())
 }
 
+/// The optical settings of a render, aged by `params.years`.
 fn ink(params: &Params, px_per_mm: f32) -> Ink {
+    let mix = match &params.shade {
+        ShadeSpec::Mix(mix) => mix.as_slice(),
+        ShadeSpec::Auto => &[],
+    };
     Ink {
-        shade: params.shade,
-        blur_px: params.edge_softness * px_per_mm,
+        shades: pigment::aged_shades(mix, params.years),
+        blur_px: pigment::aged_blur_mm(params.edge_softness, params.years) * px_per_mm,
     }
 }
 

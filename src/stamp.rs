@@ -15,15 +15,16 @@ use crate::field::DensityField;
 use crate::params::Rgb8;
 use crate::place::Impression;
 use crate::splat::{profile_row, sample, MAX_RHO, TAIL_SIGMAS};
+use crate::stamp_veil::highlight_share;
 
 /// Rows per band: small enough that a band's buffer stays in cache, large enough to amortise the set-up.
 pub const BAND_ROWS: usize = 16;
 
 /// Optical settings for a stamping pass.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Ink {
-    /// Pigment colour at full opacity.
-    pub shade: Rgb8,
+    /// Pigment colours at full opacity, indexed by [`Impression::shade`].
+    pub shades: Vec<Rgb8>,
     /// Skin blur of the pigment, σ in pixels (the pixel's own box is added inside).
     pub blur_px: f32,
 }
@@ -109,10 +110,17 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
     if w == 0 || h == 0 || impressions.is_empty() {
         return;
     }
-    let shade_linear = ink.shade.0.map(|v| srgb_to_linear(v as f32 / 255.0));
+    let shades_linear: Vec<[f32; 3]> = ink
+        .shades
+        .iter()
+        .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
+        .collect();
     let prepared: Vec<Prepared> = impressions
         .par_iter()
-        .map(|imp| Prepared::new(imp, ink, shade_linear))
+        .map(|imp| {
+            let shade = shades_linear.get(imp.shade as usize).or(shades_linear.first()).copied();
+            Prepared::new(imp, ink, shade.unwrap_or([0.02; 3]))
+        })
         .collect();
     let bands = h.div_ceil(BAND_ROWS);
     let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
@@ -187,9 +195,13 @@ fn stamp_band<T: Channel>(
         let tr = &transmit[y * span * 3..(y + 1) * span * 3];
         for (p, t) in px.chunks_exact_mut(channels).zip(tr.chunks_exact(3)) {
             if t[0] < 1.0 || t[1] < 1.0 || t[2] < 1.0 {
-                for (v, &t) in p.iter_mut().zip(t) {
+                let linear = [p[0].to_linear(), p[1].to_linear(), p[2].to_linear()];
+                // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
+                let veil = highlight_share(linear);
+                for ((v, &t), l) in p.iter_mut().zip(t).zip(linear) {
+                    let t = t + veil * (1.0 - t);
                     // Every value round-trips through linear light, so this never lightens; min() guarantees it.
-                    *v = (*v).min(T::from_linear(v.to_linear() * t));
+                    *v = (*v).min(T::from_linear(l * t));
                 }
             }
         }

@@ -303,3 +303,51 @@ fn a_bad_design_file_exits_2_naming_it() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn auto_shade_sessions_and_years_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("after.jpg");
+    let strip = dir.path().join("strip.jpg");
+    let o = smpsim()
+        .args([
+            "render",
+            FIXTURE_PHOTO,
+            "--mask",
+            FIXTURE_MASK,
+            "--px-per-mm",
+            "9",
+            "--shade",
+            "auto",
+        ])
+        .args(["--session", "all", "--years", "0,5", "--json", "-o"])
+        .arg(&out)
+        .arg("--compare")
+        .arg(&strip)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("shade auto → hair #"), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["auto_shade"]["reason"].as_str().unwrap().contains("hair"));
+    assert!(v["shade"].as_str().unwrap().starts_with('#'));
+    // 3 sessions × 2 ages, each its own file, impressions growing with the sessions.
+    let variants = v["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 6);
+    let count = |s: u64, y: f64| {
+        variants
+            .iter()
+            .find(|x| x["session"] == s && x["years"].as_f64() == Some(y))
+            .unwrap()["impressions"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(count(1, 0.0) < count(2, 0.0) && count(2, 0.0) < count(3, 0.0));
+    assert_eq!(count(3, 0.0), count(3, 5.0));
+    for name in ["after_s1_0y.jpg", "after_s2_5y.jpg", "after_s3_0y.jpg"] {
+        assert!(dir.path().join(name).exists(), "{name} missing");
+    }
+    // The strip: before plus six variants.
+    let s = image::open(&strip).unwrap();
+    assert_eq!((s.width(), s.height()), (1600 * 7 + 16 * 6, 1200));
+}

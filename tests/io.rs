@@ -107,7 +107,7 @@ fn all_eight_exif_orientations_render_upright_with_an_upright_mask() {
             .arg(&photo)
             .arg("--mask")
             .arg(&mask)
-            .args(["--px-per-mm", "4", "--density", "400", "-o"])
+            .args(["--px-per-mm", "4", "--density", "400", "--dot-size", "0.3", "-o"])
             .arg(&out)
             .output()
             .unwrap();

@@ -157,6 +157,8 @@ fn stamp_one(dx: f32, dy: f32, radius: f32, grey: u8) -> (f64, f64, f64) {
         opacity: 0.8,
         tone: 1.0,
         rank: 0.0,
+        session: 1,
+        shade: 0,
     };
     stamp_impressions(&mut img, &field, &[imp], &params(), SCALE).unwrap();
     let lin = |v: u8| smpsim_lin(v);

@@ -1,0 +1,27 @@
+//! Specular highlights veil pigment.
+//!
+//! A bald scalp often has a bright, near-white highlight. That light is reflected at the skin's surface,
+//! above the pigment, so it is not absorbed: in a highlight, pigment contrast falls. The share of a pixel's
+//! light that is surface reflection is estimated from how white it is — its weakest channel (skin is never
+//! far from neutral-white except where the light source is mirrored).
+
+/// The share (0–1) of a pixel's light (linear RGB) taken to be surface reflection, which pigment cannot
+/// darken: none below a weakest channel of 0.45 (about sRGB 180), rising smoothly to 0.8 at 0.9.
+#[inline]
+pub fn highlight_share(linear: [f32; 3]) -> f32 {
+    let white = linear[0].min(linear[1]).min(linear[2]);
+    let t = ((white - 0.45) / 0.45).clamp(0.0, 1.0);
+    0.8 * t * t * (3.0 - 2.0 * t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matte_skin_is_unveiled_and_highlights_are() {
+        assert_eq!(highlight_share([0.5, 0.3, 0.2]), 0.0);
+        assert!(highlight_share([0.95, 0.93, 0.9]) > 0.7);
+        assert!(highlight_share([0.7, 0.68, 0.66]) > 0.2);
+    }
+}
