@@ -266,6 +266,47 @@ pub fn save_gray(path: &Path, image: &GrayImage) -> Result<()> {
     }
 }
 
+/// Prefix of this process's temporary files: `.smpsim-HOST-PID-`, so a later run can tell the leftovers of
+/// a killed process on this machine from files another process (or machine) is still writing.
+fn temp_prefix() -> String {
+    format!(".smpsim-{}-{}-", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().replace(['-', '/'], "_"))
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// Removes, under `dir` (recursively), the temporary files that processes on this machine which no longer
+/// run left behind when they were killed mid-write. Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let host = host_name();
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            removed += remove_stale_temporaries(&path);
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(".smpsim-").filter(|_| name.ends_with(".part")) else {
+            continue;
+        };
+        let mut parts = rest.splitn(3, '-');
+        let (Some(h), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid).exists();
+        if h == host && !alive && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Runs `write` on a temporary file beside `path`, then renames it over `path`. On any error the temporary
 /// file is removed and `path` is left as it was.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
@@ -280,7 +321,8 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> R
         ));
     }
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".smpsim-").suffix(".part");
+    let prefix = temp_prefix();
+    builder.prefix(&prefix).suffix(".part");
     // Like any new file: 0666 less the umask (tempfile's own default, 0600, would surprise a clinic's sharing).
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));

@@ -6,7 +6,7 @@
 //!
 //! The data moves one way: a **density field** (from a mask image) and **parameters** in physical units →
 //! [`place`](place::place) → a list of [`Impression`]s → [`stamp`](render::stamp_impressions) onto the photo.
-//! [`render`] does all of it on in-memory images; only [`io`] touches files.
+//! [`render`] does all of it on in-memory images; only [`io`], [`config`] and [`batch`] touch files.
 //!
 //! Same inputs and seed give byte-identical output on any number of threads.
 //!
@@ -26,9 +26,11 @@
 //! # Ok::<(), smpsim::Error>(())
 //! ```
 
+pub mod batch;
 mod blue_noise;
 mod colour;
 pub mod compose;
+pub mod config;
 pub mod design;
 mod error;
 pub mod field;

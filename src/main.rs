@@ -1,7 +1,7 @@
 //! `smpsim`: the command line over the library. Every command is a thin shell over `smpsim::…` calls.
 //!
 //! Exit codes: 0 success; 1 a file could not be read, decoded or written (the message names it);
-//! 2 invalid arguments or parameters.
+//! 2 invalid arguments, parameters, designs or configuration; 3 a batch finished but some photos failed.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -28,6 +28,17 @@ enum Command {
     Render(RenderArgs),
     /// Write the density field a design makes (a greyscale mask) and, optionally, the design drawn over the photo.
     Mask(MaskArgs),
+    /// Render a folder of photos, each with its own design beside it; write results, report.json and progress.
+    Batch(BatchArgs),
+    /// Merge the report.json files of several shards into one.
+    MergeReports {
+        /// Shard reports to merge.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// The merged report.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Render the bundled synthetic head with its hairline design; write after, before/after, a close-up and the design.
     Demo {
         /// Folder for the outputs (created if missing).
@@ -77,6 +88,39 @@ impl LimitArgs {
             max_bytes: self.max_memory_mb.saturating_mul(1 << 20),
         }
     }
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    /// Folder of consultation photos; beside each NAME.jpg: NAME.hairline.toml/.json or NAME.mask.png
+    /// (optional NAME.density.png, NAME.exclude.png, NAME.toml).
+    input: PathBuf,
+    /// Folder for the results (created if missing; keeps the input's sub-folders).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Configuration file [default: INPUT/smpsim.toml if present].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Photos rendered at once; bounds memory to about this many decoded photos [default: cores].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Descend into sub-folders.
+    #[arg(long)]
+    recursive: bool,
+    /// Render again even when outputs are up to date.
+    #[arg(long)]
+    force: bool,
+    /// Take shard K of N (1-based) of the photos, for job arrays across machines.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Also write report.csv.
+    #[arg(long)]
+    csv: bool,
+    /// No progress output.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -243,10 +287,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render(&args),
         Command::Mask(args) => mask(&args),
+        Command::Batch(args) => batch(&args),
+        Command::MergeReports { reports, out } => merge_reports(&reports, &out),
         Command::Demo { out, treatment } => demo(&out, &treatment),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<SomeFailed>().is_some() => ExitCode::from(EXIT_SOME_FAILED),
         Err(e) => {
             eprintln!("smpsim: {e:#}");
             let usage = e.downcast_ref::<UsageError>().is_some()
@@ -517,6 +564,140 @@ fn mask(args: &MaskArgs) -> Result<()> {
         field.weighted_area_px() / (scale.px_per_mm as f64).powi(2) / 100.0,
         scale.px_per_mm,
         args.out.display()
+    );
+    Ok(())
+}
+
+/// Exit code of a batch in which some photo failed.
+const EXIT_SOME_FAILED: u8 = 3;
+
+/// An error whose only job is to set the exit code; already reported.
+#[derive(Debug)]
+struct SomeFailed(usize);
+impl std::fmt::Display for SomeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} photo(s) failed; see the report", self.0)
+    }
+}
+impl std::error::Error for SomeFailed {}
+
+fn batch(args: &BatchArgs) -> Result<()> {
+    use smpsim::batch::{self, BatchOptions, Status};
+    let shard = match &args.shard {
+        None => None,
+        Some(s) => {
+            let parsed = s
+                .split_once('/')
+                .and_then(|(k, n)| Some((k.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)));
+            match parsed {
+                Some((k, n)) if k >= 1 && k <= n => Some((k, n)),
+                _ => bail!(UsageError(format!(
+                    "--shard {s:?}: expected K/N with 1 ≤ K ≤ N, e.g. 2/8"
+                ))),
+            }
+        }
+    };
+    let options = BatchOptions {
+        input: args.input.clone(),
+        output: args.out.clone(),
+        config: args.config.clone(),
+        recursive: args.recursive,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        force: args.force,
+        shard,
+        limits: args.limits.limits(),
+    };
+    let interactive = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = indicatif::ProgressBar::hidden();
+    if interactive {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}")
+                .expect("valid template"),
+        );
+    }
+    let report = batch::run(&options, |done, total, photo| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        let status = serde_json::to_value(photo.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from));
+        let line = format!(
+            "[{done}/{total}] {} {}{}",
+            status.unwrap_or_default(),
+            photo.photo.display(),
+            photo.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        );
+        if interactive {
+            if photo.status == Status::Failed {
+                bar.println(line);
+            }
+        } else if !args.quiet {
+            eprintln!("{line}");
+        }
+    })?;
+    bar.finish_and_clear();
+    let name = match shard {
+        Some((k, n)) => format!("report.shard-{k}-of-{n}"),
+        None => "report".to_string(),
+    };
+    let json_path = args.out.join(format!("{name}.json"));
+    let json = serde_json::to_vec_pretty(&report).context("serialising the report")?;
+    io::write_atomically(&json_path, |f| {
+        std::io::Write::write_all(f, &json).map_err(|source| smpsim::Error::Io {
+            path: json_path.clone(),
+            source,
+        })
+    })?;
+    if args.csv {
+        let csv_path = args.out.join(format!("{name}.csv"));
+        let csv = report.to_csv();
+        io::write_atomically(&csv_path, |f| {
+            std::io::Write::write_all(f, csv.as_bytes()).map_err(|source| smpsim::Error::Io {
+                path: csv_path.clone(),
+                source,
+            })
+        })?;
+    }
+    let failed = report.count(Status::Failed);
+    if !args.quiet {
+        eprintln!(
+            "smpsim: {} rendered, {} up to date, {} without a design (skipped), {failed} failed → {}",
+            report.count(Status::Rendered),
+            report.count(Status::UpToDate),
+            report.count(Status::NoDesign),
+            json_path.display()
+        );
+    }
+    if failed > 0 {
+        return Err(SomeFailed(failed).into());
+    }
+    Ok(())
+}
+
+fn merge_reports(paths: &[PathBuf], out: &Path) -> Result<()> {
+    let mut reports = Vec::new();
+    for p in paths {
+        let text = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        let r: smpsim::batch::BatchReport =
+            serde_json::from_slice(&text).with_context(|| format!("{}: not a batch report", p.display()))?;
+        reports.push(r);
+    }
+    let merged = smpsim::batch::BatchReport::merge(reports);
+    let json = serde_json::to_vec_pretty(&merged).context("serialising the report")?;
+    io::write_atomically(out, |f| {
+        std::io::Write::write_all(f, &json).map_err(|source| smpsim::Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })
+    })?;
+    eprintln!(
+        "smpsim: merged {} photos from {} reports → {}",
+        merged.photos.len(),
+        paths.len(),
+        out.display()
     );
     Ok(())
 }
