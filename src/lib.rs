@@ -48,6 +48,7 @@ mod splat;
 mod stamp;
 mod stamp_veil;
 pub mod synth;
+mod text;
 pub mod treatment;
 
 pub use error::{Error, Result};

@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render the treatment onto a photo and write the after image.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// Write the density field a design makes (a greyscale mask) and, optionally, the design drawn over the photo.
     Mask(MaskArgs),
     /// Render a folder of photos, each with its own design beside it; write results, report.json and progress.
@@ -58,9 +58,11 @@ struct RenderArgs {
     /// Output image; the format follows the extension (.jpg, .png, .webp, .tif).
     #[arg(short, long)]
     out: PathBuf,
-    /// Also write the before and after side by side to this file.
+    /// Also write a before/after comparison to this file (see --layout, --labels, --caption, --zoom).
     #[arg(long)]
     compare: Option<PathBuf>,
+    #[command(flatten)]
+    present: PresentArgs,
     /// Print a machine-readable summary (JSON) to stdout.
     #[arg(long)]
     json: bool,
@@ -68,6 +70,104 @@ struct RenderArgs {
     treatment: TreatmentArgs,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// How comparisons, sheets and the slider page look.
+#[derive(Args)]
+struct PresentArgs {
+    /// Comparison layout: side-by-side, stacked, or split (one image, a divider; see --split-at).
+    #[arg(long, default_value = "side-by-side")]
+    layout: compose::Layout,
+    /// Where the split layout's divider sits, 0–1 of the width.
+    #[arg(long, default_value_t = 0.5)]
+    split_at: f32,
+    /// The two labels, comma-separated; "," for none.
+    #[arg(long, default_value = "Before,After")]
+    labels: String,
+    /// A caption line under the comparison (e.g. the clinic's name and the date); also the slider page's title.
+    #[arg(long)]
+    caption: Option<String>,
+    /// Add a close-up panel: `auto` (the front edge of the treatment) or a region x,y,w,h in pixels.
+    #[arg(long, value_name = "auto|X,Y,W,H")]
+    zoom: Option<String>,
+    /// Magnification of the close-up: 1 = 100%, 2 = 200%.
+    #[arg(long, default_value_t = 2)]
+    zoom_factor: u32,
+    /// Largest width of comparisons, sheets and the slider page's images, in pixels (for sharing by message).
+    #[arg(long)]
+    max_width: Option<u32>,
+    /// Also write a contact sheet: before and every variant (densities, shades, sessions, years), labelled.
+    #[arg(long)]
+    sheet: Option<PathBuf>,
+    /// Also write a self-contained HTML page with a before/after slider.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+impl PresentArgs {
+    fn labels(&self) -> [String; 2] {
+        let mut parts = self.labels.splitn(2, ',').map(|s| s.trim().to_string());
+        [parts.next().unwrap_or_default(), parts.next().unwrap_or_default()]
+    }
+
+    fn compare_options(&self, field: &DensityField, photo: &image::RgbImage) -> Result<compose::CompareOptions> {
+        if !(0.0..=1.0).contains(&self.split_at) {
+            bail!(UsageError(format!("--split-at {}: must be from 0 to 1", self.split_at)));
+        }
+        if self.zoom_factor == 0 || self.zoom_factor > 16 {
+            bail!(UsageError(format!(
+                "--zoom-factor {}: must be from 1 to 16",
+                self.zoom_factor
+            )));
+        }
+        let layout = match self.layout {
+            compose::Layout::Split { .. } => compose::Layout::Split { at: self.split_at },
+            other => other,
+        };
+        let (w, h) = photo.dimensions();
+        let closeup = match self.zoom.as_deref() {
+            None => None,
+            Some("auto") => {
+                // Two magnified crops, at most a quarter of the photo wide each.
+                let width = match layout {
+                    compose::Layout::SideBySide => 2 * w + compose::GAP,
+                    _ => w,
+                };
+                let crop_w = (width.saturating_sub(compose::GAP) / 2 / self.zoom_factor)
+                    .min(w / 4)
+                    .max(8);
+                let crop_h = (crop_w * 3 / 4).min(h);
+                Some(compose::Closeup {
+                    region: compose::front_edge_region(field, crop_w, crop_h),
+                    zoom: self.zoom_factor,
+                })
+            }
+            Some(text) => {
+                let v: Vec<u32> = text.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+                match v[..] {
+                    [x, y, rw, rh] if rw > 0 && rh > 0 && x + rw <= w && y + rh <= h => Some(compose::Closeup {
+                        region: smpsim::field::PixelRect {
+                            x0: x,
+                            y0: y,
+                            x1: x + rw,
+                            y1: y + rh,
+                        },
+                        zoom: self.zoom_factor,
+                    }),
+                    _ => bail!(UsageError(format!(
+                        "--zoom {text:?}: expected auto or x,y,w,h inside the {w}x{h} photo"
+                    ))),
+                }
+            }
+        };
+        Ok(compose::CompareOptions {
+            layout,
+            labels: self.labels(),
+            caption: self.caption.clone(),
+            closeup,
+            max_width: self.max_width,
+        })
+    }
 }
 
 /// How large a photo may be decoded (a decompression bomb is refused from its header).
@@ -216,15 +316,17 @@ struct ScaleSeedArgs {
 /// The treatment parameters every rendering command takes (defaults: see `smpsim::Params`).
 #[derive(Args)]
 struct TreatmentArgs {
-    /// Impressions per cm² at full mask strength [default: 100, about half of natural hair density].
-    #[arg(long, allow_negative_numbers = true)]
-    density: Option<f32>,
+    /// Impressions per cm² at full mask strength; a list like 60,100 gives one output each
+    /// [default: 100, about half of natural hair density].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    density: Vec<f32>,
     /// Mean impression diameter in mm [default: 0.15, a healed impression].
     #[arg(long, value_name = "MM", allow_negative_numbers = true)]
     dot_size: Option<f32>,
-    /// Pigment: auto, dark, medium, light, #rrggbb, or a mix like dark:70,medium:30 [default: #26242a].
+    /// Pigment: auto, dark, medium, light, #rrggbb, or a mix like dark:70,medium:30; repeat the flag for one
+    /// output per shade [default: #26242a].
     #[arg(long, value_name = "SHADE")]
-    shade: Option<ShadeSpec>,
+    shade: Vec<ShadeSpec>,
     /// Where the client's hair is, for --shade auto: a box x,y,w,h in pixels, or a mask image (white = hair)
     /// [default: found near the treated region].
     #[arg(long, value_name = "BOX|FILE")]
@@ -251,13 +353,13 @@ struct TreatmentArgs {
 impl TreatmentArgs {
     fn params(&self) -> Params {
         let mut p = Params::default();
-        if let Some(v) = self.density {
+        if let Some(&v) = self.density.first() {
             p.density = v;
         }
         if let Some(v) = self.dot_size {
             p.dot_size = v;
         }
-        if let Some(v) = &self.shade {
+        if let Some(v) = self.shade.first() {
             p.shade = v.clone();
         }
         if let Some(v) = self.sessions {
@@ -350,8 +452,8 @@ struct Variant {
 }
 
 impl TreatmentArgs {
-    /// Every (session, years) combination asked for, with its output path: `OUT` for a single one,
-    /// `OUT` with `_s2`, `_5y`, … before the extension otherwise.
+    /// Every (density, shade, session, years) combination asked for, with its output path (`OUT` for a single
+    /// one; otherwise `OUT` with `_d80`, `_sh2`, `_s2`, `_5y`, … before the extension) and a label for sheets.
     fn variants(&self, base: &Params, out: &Path) -> Result<Vec<Variant>> {
         let sessions: Vec<Option<u8>> = match self.session.as_deref() {
             None => vec![None],
@@ -361,33 +463,64 @@ impl TreatmentArgs {
             })?)],
         };
         let years: Vec<f32> = if self.years.is_empty() {
-            vec![0.0]
+            vec![base.years]
         } else {
             self.years.clone()
         };
-        let many = sessions.len() * years.len() > 1;
+        let densities: Vec<f32> = if self.density.is_empty() {
+            vec![base.density]
+        } else {
+            self.density.clone()
+        };
+        let shades: Vec<ShadeSpec> = if self.shade.is_empty() {
+            vec![base.shade.clone()]
+        } else {
+            self.shade.clone()
+        };
+        let many = sessions.len() * years.len() * densities.len() * shades.len() > 1;
         let mut variants = Vec::new();
-        for &session in &sessions {
-            for &y in &years {
-                let params = Params {
-                    session,
-                    years: y,
-                    ..base.clone()
-                };
-                params.validate()?;
-                let mut label = String::new();
-                if let Some(k) = session.filter(|_| sessions.len() > 1) {
-                    label.push_str(&format!("_s{k}"));
+        for &density in &densities {
+            for (si, shade) in shades.iter().enumerate() {
+                for &session in &sessions {
+                    for &y in &years {
+                        let params = Params {
+                            density,
+                            shade: shade.clone(),
+                            session,
+                            years: y,
+                            ..base.clone()
+                        };
+                        params.validate()?;
+                        let (mut suffix, mut label) = (String::new(), Vec::new());
+                        if densities.len() > 1 {
+                            suffix.push_str(&format!("_d{density}"));
+                            label.push(format!("{density}/cm²"));
+                        }
+                        if shades.len() > 1 {
+                            suffix.push_str(&format!("_sh{}", si + 1));
+                            label.push(shade.to_string());
+                        }
+                        if let Some(k) = session.filter(|_| sessions.len() > 1) {
+                            suffix.push_str(&format!("_s{k}"));
+                            label.push(format!("session {k}"));
+                        }
+                        if years.len() > 1 {
+                            suffix.push_str(&format!("_{y}y"));
+                            label.push(format!("{y} years"));
+                        }
+                        let out = if many {
+                            with_suffix(out, &suffix)
+                        } else {
+                            out.to_path_buf()
+                        };
+                        let label = if label.is_empty() {
+                            "After".to_string()
+                        } else {
+                            label.join(" · ")
+                        };
+                        variants.push(Variant { params, out, label });
+                    }
                 }
-                if years.len() > 1 {
-                    label.push_str(&format!("_{y}y"));
-                }
-                let out = if many {
-                    with_suffix(out, &label)
-                } else {
-                    out.to_path_buf()
-                };
-                variants.push(Variant { params, out, label });
             }
         }
         Ok(variants)
@@ -452,6 +585,8 @@ fn render(args: &RenderArgs) -> Result<()> {
         .iter()
         .map(|v| v.out.as_path())
         .chain(args.compare.as_deref())
+        .chain(args.present.sheet.as_deref())
+        .chain(args.present.html.as_deref())
         .collect();
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let total = Instant::now();
@@ -466,18 +601,30 @@ fn render(args: &RenderArgs) -> Result<()> {
     let mask = t.elapsed().as_secs_f64();
     report_estimated_scale(scale, &field);
     params.px_per_mm = Some(scale.px_per_mm);
-    let auto = resolve_auto_shade(&args.treatment, &mut params, photo, &field)?;
+    // `auto` is resolved once, from the photo, for every variant that asks for it.
+    let any_auto = variants.iter().any(|v| v.params.shade == ShadeSpec::Auto);
+    let auto = if any_auto {
+        let mut p = Params {
+            shade: ShadeSpec::Auto,
+            ..params.clone()
+        };
+        resolve_auto_shade(&args.treatment, &mut p, photo, &field)?.map(|a| (a, p.hair_sample))
+    } else {
+        None
+    };
     let q = args.treatment.quality;
     let (mut encode, mut place, mut stamp) = (0.0, 0.0, 0.0);
     let mut rendered = Vec::new();
     let mut reports = Vec::new();
     for v in &variants {
-        let vp = Params {
-            shade: params.shade.clone(),
+        let mut vp = Params {
             px_per_mm: params.px_per_mm,
-            hair_sample: params.hair_sample,
             ..v.params.clone()
         };
+        if let (ShadeSpec::Auto, Some((a, sample))) = (&vp.shade, &auto) {
+            vp.shade = ShadeSpec::single(a.shade);
+            vp.hair_sample = *sample;
+        }
         let (after, stats) = smpsim::render_image(photo, &field, &vp)?;
         let t = Instant::now();
         io::save_image(&v.out, &after, icc, q)?;
@@ -486,6 +633,9 @@ fn render(args: &RenderArgs) -> Result<()> {
         stamp += stats.stamp_seconds;
         reports.push(json!({
             "output": v.out,
+            "label": v.label,
+            "density": vp.density,
+            "shade": stats.shade,
             "session": vp.session_shown(),
             "years": vp.years,
             "fresh": vp.fresh,
@@ -494,12 +644,56 @@ fn render(args: &RenderArgs) -> Result<()> {
         rendered.push((v, after, stats));
     }
     let t = Instant::now();
+    let before_rgb = photo.to_rgb8();
+    let first_after = rendered[0].1.to_rgb8();
+    let present = &args.present;
     if let Some(path) = &args.compare {
-        // Before, then every variant, left to right.
-        let mut panels = vec![photo.to_rgb8()];
-        panels.extend(rendered.iter().map(|(_, img, _)| img.to_rgb8()));
-        let strip = compose::strip(&panels.iter().collect::<Vec<_>>(), 16);
-        io::save_image(path, &image::DynamicImage::ImageRgb8(strip), icc, q)?;
+        let options = present.compare_options(&field, &before_rgb)?;
+        let img = compose::compare(&before_rgb, &first_after, &options);
+        io::save_image(path, &image::DynamicImage::ImageRgb8(img), icc, q)?;
+    }
+    if let Some(path) = &present.sheet {
+        let mut tiles = vec![(present.labels()[0].clone(), before_rgb.clone())];
+        tiles.extend(rendered.iter().map(|(v, img, _)| (v.label.clone(), img.to_rgb8())));
+        let columns = (tiles.len() as f32).sqrt().ceil() as u32;
+        let tile_width = present.max_width.map_or(800, |m| {
+            (m.saturating_sub(compose::GAP * (columns - 1)) / columns).max(64)
+        });
+        let sheet = compose::contact_sheet(&tiles, columns, tile_width.min(before_rgb.width()));
+        io::save_image(path, &image::DynamicImage::ImageRgb8(sheet), icc, q)?;
+    }
+    if let Some(path) = &present.html {
+        let cap = |img: &image::RgbImage| compose::cap_width(img.clone(), Some(present.max_width.unwrap_or(2400)));
+        let encode_jpeg = |img: &image::RgbImage| -> Result<Vec<u8>> {
+            let mut bytes = Vec::new();
+            let mut e = jpeg_encoder::Encoder::new(&mut bytes, 88);
+            e.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+            e.encode(
+                img.as_raw(),
+                img.width() as u16,
+                img.height() as u16,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .context("encoding the page's images")?;
+            Ok(bytes)
+        };
+        let title = present
+            .caption
+            .clone()
+            .unwrap_or_else(|| "Scalp micropigmentation preview".into());
+        let page = compose::html_slider(
+            &encode_jpeg(&cap(&before_rgb))?,
+            &encode_jpeg(&cap(&first_after))?,
+            "image/jpeg",
+            &present.labels(),
+            &title,
+        );
+        io::write_atomically(path, |f| {
+            std::io::Write::write_all(f, page.as_bytes()).map_err(|source| smpsim::Error::Io {
+                path: path.clone(),
+                source,
+            })
+        })?;
     }
     encode += t.elapsed().as_secs_f64();
     let (_, _, stats) = rendered.last().expect("at least one variant");
@@ -508,12 +702,12 @@ fn render(args: &RenderArgs) -> Result<()> {
         let summary = json!({
             "photo": args.photo,
             "output": variants[0].out,
-            "impressions": stats.impressions,
+            "impressions": rendered[0].2.impressions,
             "px_per_mm": stats.px_per_mm,
             "px_per_mm_estimated": scale.estimated,
             "treated_area_cm2": stats.treated_area_cm2,
-            "shade": stats.shade,
-            "auto_shade": auto,
+            "shade": rendered[0].2.shade,
+            "auto_shade": auto.as_ref().map(|a| &a.0),
             "params": params,
             "variants": reports,
             "seconds": {
@@ -529,11 +723,11 @@ fn render(args: &RenderArgs) -> Result<()> {
     } else {
         for (v, _, stats) in &rendered {
             eprintln!(
-                "smpsim: {} impressions over {:.1} cm² at {:.2} px/mm{} → {}",
+                "smpsim: {} impressions over {:.1} cm² at {:.2} px/mm ({}) → {}",
                 stats.impressions,
                 stats.treated_area_cm2,
                 stats.px_per_mm,
-                v.label.replace('_', " "),
+                v.label,
                 v.out.display()
             );
         }
@@ -728,9 +922,10 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
     let closeup = out.join("closeup.png");
     let design_overlay = out.join("design.jpg");
     io::save_rgb(&after, &rendered.image, q)?;
-    io::save_rgb(&compare, &compose::side_by_side(&photo, &rendered.image, 16), q)?;
+    let labelled = compose::compare(&photo, &rendered.image, &compose::CompareOptions::new());
+    io::save_rgb(&compare, &labelled, q)?;
     // A 2× close-up of the front hairline, lossless so the impressions are seen as they are.
-    let region = hairline_region(&field);
+    let region = compose::front_edge_region(&field, 400, 300);
     io::save_rgb(
         &closeup,
         &compose::zoomed_pair(&photo, &rendered.image, region, 2, 8),
@@ -745,34 +940,35 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         scale.px_per_mm,
         if scale.estimated { "estimated" } else { "given" }
     );
-    for p in [&after, &compare, &closeup, &design_overlay] {
+    let slider = out.join("slider.html");
+    let jpeg = |img: &image::RgbImage| -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        jpeg_encoder::Encoder::new(&mut bytes, 88)
+            .encode(
+                img.as_raw(),
+                img.width() as u16,
+                img.height() as u16,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .context("encoding the page's images")?;
+        Ok(bytes)
+    };
+    let labels = ["Before".to_string(), "After".to_string()];
+    let page = compose::html_slider(
+        &jpeg(&photo)?,
+        &jpeg(&rendered.image)?,
+        "image/jpeg",
+        &labels,
+        "smpsim demo",
+    );
+    io::write_atomically(&slider, |f| {
+        std::io::Write::write_all(f, page.as_bytes()).map_err(|source| smpsim::Error::Io {
+            path: slider.clone(),
+            source,
+        })
+    })?;
+    for p in [&after, &compare, &closeup, &design_overlay, &slider] {
         println!("wrote {}", p.display());
     }
     Ok(())
-}
-
-/// A 400×300 px window on the front edge of the treated region at mid-width: the row where density first
-/// reaches half, seen from the front, sits 60% of the way down, so the window shows the ramp, strays and bare skin.
-fn hairline_region(field: &DensityField) -> smpsim::field::PixelRect {
-    let (w, h) = (field.width(), field.height());
-    let bbox = field.bounding_box().unwrap_or(smpsim::field::PixelRect {
-        x0: 0,
-        y0: 0,
-        x1: w,
-        y1: h,
-    });
-    let cx = (bbox.x0 + bbox.x1) / 2;
-    let front = (bbox.y0..bbox.y1)
-        .rev()
-        .find(|&y| field.level(cx, y) >= 128)
-        .unwrap_or(bbox.y1);
-    let (rw, rh) = (400.min(w), 300.min(h));
-    let x0 = cx.saturating_sub(rw / 2).min(w - rw);
-    let y0 = front.saturating_sub(rh * 3 / 5).min(h - rh);
-    smpsim::field::PixelRect {
-        x0,
-        y0,
-        x1: x0 + rw,
-        y1: y0 + rh,
-    }
 }

@@ -181,6 +181,9 @@ fn demo_writes_after_compare_closeup_and_design() {
     assert_eq!((after.width(), after.height()), (1600, 1200));
     assert_eq!((compare.width(), compare.height()), (1600 * 2 + 16, 1200));
     assert_eq!((closeup.width(), closeup.height()), (400 * 2 * 2 + 8, 300 * 2));
+    assert!(std::fs::read_to_string(dir.path().join("out/slider.html"))
+        .unwrap()
+        .contains("role=\"slider\""));
     let design = image::open(dir.path().join("out/design.jpg")).unwrap();
     assert_eq!((design.width(), design.height()), (1600, 1200));
     // The after image differs from the bundled photo on the crown only.
@@ -322,7 +325,7 @@ fn auto_shade_sessions_and_years_from_the_command_line() {
         ])
         .args(["--session", "all", "--years", "0,5", "--json", "-o"])
         .arg(&out)
-        .arg("--compare")
+        .arg("--sheet")
         .arg(&strip)
         .output()
         .unwrap();
@@ -347,7 +350,7 @@ fn auto_shade_sessions_and_years_from_the_command_line() {
     for name in ["after_s1_0y.jpg", "after_s2_5y.jpg", "after_s3_0y.jpg"] {
         assert!(dir.path().join(name).exists(), "{name} missing");
     }
-    // The strip: before plus six variants.
+    // The contact sheet: before plus six variants, 3 × 3 tiles of 800 × 600.
     let s = image::open(&strip).unwrap();
-    assert_eq!((s.width(), s.height()), (1600 * 7 + 16 * 6, 1200));
+    assert_eq!((s.width(), s.height()), (3 * 800 + 2 * 16, 3 * 600 + 2 * 16));
 }
