@@ -51,6 +51,16 @@ impl DensityField {
         }
     }
 
+    /// Like [`DensityField::from_mask`], taking the mask's memory instead of copying it.
+    pub fn from_mask_owned(mask: GrayImage) -> Self {
+        let (width, height) = mask.dimensions();
+        DensityField {
+            width,
+            height,
+            values: mask.into_raw(),
+        }
+    }
+
     /// Like [`DensityField::from_mask`], but checks that the mask is the photo's size; `what` names the mask
     /// in the error.
     pub fn from_mask_sized(mask: &GrayImage, photo_w: u32, photo_h: u32, what: &str) -> Result<Self> {

@@ -166,7 +166,10 @@ pub fn load_photo(path: &Path) -> Result<RgbImage> {
 /// and checks it is `width`×`height`, the upright photo's size.
 pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<DensityField> {
     let mask: GrayImage = load_image(path)?.into_luma8();
-    DensityField::from_mask_sized(&mask, width, height, &path.display().to_string())
+    if mask.dimensions() != (width, height) {
+        return DensityField::from_mask_sized(&mask, width, height, &path.display().to_string());
+    }
+    Ok(DensityField::from_mask_owned(mask))
 }
 
 /// Reads a design (hairline) file: TOML, or JSON when the extension is `.json`. Errors name the file.
@@ -215,7 +218,15 @@ pub fn save_image(path: &Path, image: &DynamicImage, icc: Option<&[u8]>, jpeg_qu
         let mut out = BufWriter::new(file);
         match format {
             ImageFormat::Jpeg => {
-                let rgb = image.to_rgb8();
+                // Borrow an 8-bit RGB photo as it is; convert anything else (a copy, but only then).
+                let converted;
+                let rgb: &RgbImage = match image.as_rgb8() {
+                    Some(rgb) => rgb,
+                    None => {
+                        converted = image.to_rgb8();
+                        &converted
+                    }
+                };
                 let (w, h) = rgb.dimensions();
                 if w > u16::MAX as u32 || h > u16::MAX as u32 {
                     return Err(bad_file(

@@ -55,4 +55,6 @@ pub use error::{Error, Result};
 pub use field::DensityField;
 pub use params::{Params, Rgb8};
 pub use place::Impression;
-pub use render::{plan, render, render_image, render_mut, resolve_shade, stamp_impressions, RenderStats, Rendered};
+pub use render::{
+    plan, render, render_image, render_image_mut, render_mut, resolve_shade, stamp_impressions, RenderStats, Rendered,
+};

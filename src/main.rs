@@ -591,16 +591,55 @@ fn render(args: &RenderArgs) -> Result<()> {
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let total = Instant::now();
     let t = Instant::now();
-    let loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
-    let (photo, icc) = (&loaded.image, loaded.icc.as_deref());
+    let mut loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
     let decode = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let (field, scale, _) = args
-        .design
-        .field(photo.width(), photo.height(), params.px_per_mm, params.seed)?;
+    let (field, scale, _) = args.design.field(
+        loaded.image.width(),
+        loaded.image.height(),
+        params.px_per_mm,
+        params.seed,
+    )?;
     let mask = t.elapsed().as_secs_f64();
     report_estimated_scale(scale, &field);
     params.px_per_mm = Some(scale.px_per_mm);
+    let present = &args.present;
+    let keep_before = variants.len() > 1 || args.compare.is_some() || present.sheet.is_some() || present.html.is_some();
+    if !keep_before {
+        // One output and nothing to compare: stamp the decoded photo in place (no second full-size copy).
+        let mut vp = Params {
+            px_per_mm: params.px_per_mm,
+            ..variants[0].params.clone()
+        };
+        let auto = resolve_auto_shade(&args.treatment, &mut vp, &loaded.image, &field)?;
+        let stats = smpsim::render_image_mut(&mut loaded.image, &field, &vp)?;
+        let t = Instant::now();
+        io::save_image(
+            &variants[0].out,
+            &loaded.image,
+            loaded.icc.as_deref(),
+            args.treatment.quality,
+        )?;
+        let encode = t.elapsed().as_secs_f64();
+        let seconds = [
+            decode,
+            mask,
+            stats.place_seconds,
+            stats.stamp_seconds,
+            encode,
+            total.elapsed().as_secs_f64(),
+        ];
+        return report_render(
+            args,
+            &params,
+            scale,
+            &stats,
+            auto.as_ref(),
+            &[variant_json(&variants[0], &vp, &stats)],
+            seconds,
+        );
+    }
+    let (photo, icc) = (&loaded.image, loaded.icc.as_deref());
     // `auto` is resolved once, from the photo, for every variant that asks for it.
     let any_auto = variants.iter().any(|v| v.params.shade == ShadeSpec::Auto);
     let auto = if any_auto {
@@ -631,22 +670,12 @@ fn render(args: &RenderArgs) -> Result<()> {
         encode += t.elapsed().as_secs_f64();
         place += stats.place_seconds;
         stamp += stats.stamp_seconds;
-        reports.push(json!({
-            "output": v.out,
-            "label": v.label,
-            "density": vp.density,
-            "shade": stats.shade,
-            "session": vp.session_shown(),
-            "years": vp.years,
-            "fresh": vp.fresh,
-            "impressions": stats.impressions,
-        }));
+        reports.push(variant_json(v, &vp, &stats));
         rendered.push((v, after, stats));
     }
     let t = Instant::now();
     let before_rgb = photo.to_rgb8();
     let first_after = rendered[0].1.to_rgb8();
-    let present = &args.present;
     if let Some(path) = &args.compare {
         let options = present.compare_options(&field, &before_rgb)?;
         let img = compose::compare(&before_rgb, &first_after, &options);
@@ -696,39 +725,70 @@ fn render(args: &RenderArgs) -> Result<()> {
         })?;
     }
     encode += t.elapsed().as_secs_f64();
-    let (_, _, stats) = rendered.last().expect("at least one variant");
+    let stats = &rendered[0].2;
+    let seconds = [decode, mask, place, stamp, encode, total.elapsed().as_secs_f64()];
+    report_render(
+        args,
+        &params,
+        scale,
+        stats,
+        auto.as_ref().map(|a| &a.0),
+        &reports,
+        seconds,
+    )
+}
+
+fn variant_json(v: &Variant, p: &Params, stats: &smpsim::RenderStats) -> serde_json::Value {
+    json!({
+        "output": v.out,
+        "label": v.label,
+        "density": p.density,
+        "shade": stats.shade,
+        "session": p.session_shown(),
+        "years": p.years,
+        "fresh": p.fresh,
+        "impressions": stats.impressions,
+    })
+}
+
+/// Prints what a render did: the JSON summary, or a line per output.
+fn report_render(
+    args: &RenderArgs,
+    params: &Params,
+    scale: Scale,
+    stats: &smpsim::RenderStats,
+    auto: Option<&smpsim::pigment::AutoShade>,
+    variants: &[serde_json::Value],
+    [decode, mask, place, stamp, encode, total]: [f64; 6],
+) -> Result<()> {
     if args.json {
-        params.px_per_mm = (!scale.estimated).then_some(scale.px_per_mm);
+        let params = Params {
+            px_per_mm: (!scale.estimated).then_some(scale.px_per_mm),
+            ..params.clone()
+        };
         let summary = json!({
             "photo": args.photo,
-            "output": variants[0].out,
-            "impressions": rendered[0].2.impressions,
-            "px_per_mm": stats.px_per_mm,
+            "output": variants[0]["output"],
+            "impressions": stats.impressions,
+            "px_per_mm": scale.px_per_mm,
             "px_per_mm_estimated": scale.estimated,
             "treated_area_cm2": stats.treated_area_cm2,
-            "shade": rendered[0].2.shade,
-            "auto_shade": auto.as_ref().map(|a| &a.0),
+            "shade": stats.shade,
+            "auto_shade": auto,
             "params": params,
-            "variants": reports,
-            "seconds": {
-                "decode": decode,
-                "mask": mask,
-                "place": place,
-                "stamp": stamp,
-                "encode": encode,
-                "total": total.elapsed().as_secs_f64(),
-            },
+            "variants": variants,
+            "seconds": { "decode": decode, "mask": mask, "place": place, "stamp": stamp, "encode": encode, "total": total },
         });
         println!("{summary}");
     } else {
-        for (v, _, stats) in &rendered {
+        for v in variants {
             eprintln!(
                 "smpsim: {} impressions over {:.1} cm² at {:.2} px/mm ({}) → {}",
-                stats.impressions,
+                v["impressions"],
                 stats.treated_area_cm2,
-                stats.px_per_mm,
-                v.label,
-                v.out.display()
+                scale.px_per_mm,
+                v["label"].as_str().unwrap_or(""),
+                v["output"].as_str().unwrap_or("")
             );
         }
     }

@@ -115,6 +115,34 @@ pub fn render_image(
     ))
 }
 
+/// Like [`render_image`], but in place: an 8- or 16-bit RGB or RGBA photo is stamped without a copy (other
+/// kinds are converted first, as `render_image` does). The photo is unchanged if an error is returned.
+pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: &Params) -> Result<RenderStats> {
+    let (params, auto) = match (&params.shade, &*photo) {
+        (ShadeSpec::Auto, DynamicImage::ImageRgb8(rgb)) => resolve_shade(rgb, field, params)?,
+        (ShadeSpec::Auto, other) => resolve_shade(&other.to_rgb8(), field, params)?,
+        _ => (Cow::Borrowed(params), None),
+    };
+    let (impressions, stats) = plan(photo.width(), photo.height(), field, &params)?;
+    let start = Instant::now();
+    let ink = ink(&params, stats.px_per_mm);
+    match photo {
+        DynamicImage::ImageRgb8(img) => stamp(img, 3, field, &impressions, &ink),
+        DynamicImage::ImageRgba8(img) => stamp(img, 4, field, &impressions, &ink),
+        DynamicImage::ImageRgb16(img) => stamp(img, 3, field, &impressions, &ink),
+        DynamicImage::ImageRgba16(img) => stamp(img, 4, field, &impressions, &ink),
+        other => {
+            let (converted, _) = render_image(other, field, &params)?;
+            *other = converted;
+        }
+    }
+    Ok(RenderStats {
+        stamp_seconds: start.elapsed().as_secs_f64(),
+        auto_shade: auto,
+        ..stats
+    })
+}
+
 /// `params` with `shade = auto` replaced by the shade chosen from `photo` (and the choice), or as they are.
 pub fn resolve_shade<'a>(
     photo: &RgbImage,
