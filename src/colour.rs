@@ -73,7 +73,8 @@ mod tests {
     fn every_16bit_value_round_trips() {
         use crate::stamp::Channel;
         for v in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {
-            assert_eq!(u16::from_linear(v.to_linear()), v, "value {v}");
+            let t = u16::tables();
+            assert_eq!(u16::from_linear(v.to_linear(t), t), v, "value {v}");
         }
     }
 

@@ -21,6 +21,9 @@ use crate::stamp_veil::highlight_share;
 /// less than a thousandth of a level after any opacity.
 const REACH_SIGMAS: f32 = 3.5;
 
+/// Smallest coverage stamped: 1/2048, under a tenth of an 8-bit level at any opacity.
+const MIN_COVER: f32 = 1.0 / 2048.0;
+
 /// Rows per band: small enough that a band's buffer stays in cache, large enough to amortise the set-up.
 pub const BAND_ROWS: usize = 16;
 
@@ -73,32 +76,44 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// A channel value of an sRGB image: 8 or 16 bits.
+/// A channel value of an sRGB image: 8 or 16 bits, with the lookup tables it converts through.
 pub trait Channel: Copy + Ord + Send + Sync {
+    /// The conversion tables, fetched once per band rather than per pixel.
+    type Tables: Copy + Send + Sync;
+    /// The tables.
+    fn tables() -> Self::Tables;
     /// Linear light, 0–1.
-    fn to_linear(self) -> f32;
+    fn to_linear(self, t: Self::Tables) -> f32;
     /// Back to the channel's sRGB encoding.
-    fn from_linear(l: f32) -> Self;
+    fn from_linear(l: f32, t: Self::Tables) -> Self;
 }
 
 impl Channel for u8 {
-    #[inline]
-    fn to_linear(self) -> f32 {
-        decode_table()[self as usize]
+    type Tables = (&'static [f32; 256], &'static [u8]);
+    fn tables() -> Self::Tables {
+        (decode_table(), encode_table())
     }
     #[inline]
-    fn from_linear(l: f32) -> Self {
-        encode_table()[encode_index(l)]
+    fn to_linear(self, t: Self::Tables) -> f32 {
+        t.0[self as usize]
+    }
+    #[inline]
+    fn from_linear(l: f32, t: Self::Tables) -> Self {
+        t.1[encode_index(l)]
     }
 }
 
 impl Channel for u16 {
-    #[inline]
-    fn to_linear(self) -> f32 {
-        decode_table_16()[self as usize]
+    type Tables = &'static [f32];
+    fn tables() -> Self::Tables {
+        decode_table_16()
     }
     #[inline]
-    fn from_linear(l: f32) -> Self {
+    fn to_linear(self, t: Self::Tables) -> f32 {
+        t[self as usize]
+    }
+    #[inline]
+    fn from_linear(l: f32, _: Self::Tables) -> Self {
         // Exact: only pixels under pigment get here, a few percent of the image.
         (linear_to_srgb(l.clamp(0.0, 1.0)) * 65535.0 + 0.5) as u16
     }
@@ -190,7 +205,8 @@ fn stamp_band<T: Channel>(
                 let dx = (x0 + k) as f32 + 0.5 - p.cx;
                 let q = p.qa * dx * dx + qxy * dx + qy;
                 let cover = sample(p.row, q.max(0.0).sqrt());
-                if cover > 0.0 {
+                // Below this no channel can move by a level: leave the pixel exactly untouched (and unconverted).
+                if cover > MIN_COVER {
                     t[0] *= 1.0 - cover * p.absorb[0];
                     t[1] *= 1.0 - cover * p.absorb[1];
                     t[2] *= 1.0 - cover * p.absorb[2];
@@ -198,18 +214,19 @@ fn stamp_band<T: Channel>(
             }
         }
     }
+    let tables = T::tables();
     for y in 0..rows {
         let px = &mut pixels[(y * w + x_lo) * channels..(y * w + x_hi) * channels];
         let tr = &transmit[y * span * 3..(y + 1) * span * 3];
         for (p, t) in px.chunks_exact_mut(channels).zip(tr.chunks_exact(3)) {
             if t[0] < 1.0 || t[1] < 1.0 || t[2] < 1.0 {
-                let linear = [p[0].to_linear(), p[1].to_linear(), p[2].to_linear()];
+                let linear = [p[0].to_linear(tables), p[1].to_linear(tables), p[2].to_linear(tables)];
                 // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
                 let veil = highlight_share(linear);
                 for ((v, &t), l) in p.iter_mut().zip(t).zip(linear) {
                     let t = t + veil * (1.0 - t);
                     // Every value round-trips through linear light, so this never lightens; min() guarantees it.
-                    *v = (*v).min(T::from_linear(l * t));
+                    *v = (*v).min(T::from_linear(l * t, tables));
                 }
             }
         }
