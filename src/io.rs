@@ -203,7 +203,46 @@ fn format_of(path: &Path) -> Result<ImageFormat> {
 
 /// Writes an 8-bit RGB image; see [`save_image`].
 pub fn save_rgb(path: &Path, image: &RgbImage, jpeg_quality: u8) -> Result<()> {
-    save_image(path, &DynamicImage::ImageRgb8(image.clone()), None, jpeg_quality)
+    match format_of(path)? {
+        // The common case, without wrapping (copying) the pixels into a `DynamicImage`.
+        ImageFormat::Jpeg => {
+            check_quality(jpeg_quality)?;
+            write_atomically(path, |file| {
+                let mut out = BufWriter::new(file);
+                write_jpeg(&mut out, image, None, jpeg_quality, path)?;
+                out.flush().map_err(io_err(path))
+            })
+        }
+        _ => save_image(path, &DynamicImage::ImageRgb8(image.clone()), None, jpeg_quality),
+    }
+}
+
+fn check_quality(q: u8) -> Result<()> {
+    if !(1..=100).contains(&q) {
+        return Err(Error::param("quality", q, "must be from 1 to 100"));
+    }
+    Ok(())
+}
+
+/// JPEG at `quality`, 4:2:0, with `icc` embedded.
+fn write_jpeg(out: &mut impl Write, rgb: &RgbImage, icc: Option<&[u8]>, quality: u8, path: &Path) -> Result<()> {
+    let (w, h) = rgb.dimensions();
+    if w > u16::MAX as u32 || h > u16::MAX as u32 {
+        return Err(bad_file(
+            path,
+            format!("{w}x{h} is larger than JPEG allows (65535 a side)"),
+        ));
+    }
+    let mut encoder = jpeg_encoder::Encoder::new(out, quality);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    if let Some(icc) = icc {
+        encoder
+            .add_icc_profile(icc)
+            .map_err(|e| bad_file(path, format!("cannot embed the colour profile: {e}")))?;
+    }
+    encoder
+        .encode(rgb.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| bad_file(path, format!("JPEG encoding failed: {e}")))
 }
 
 /// Writes `image` to `path` in the format its extension names (jpg/jpeg, png, webp, tif/tiff), atomically,
@@ -211,9 +250,7 @@ pub fn save_rgb(path: &Path, image: &RgbImage, jpeg_quality: u8) -> Result<()> {
 /// write it (alpha is dropped); PNG and TIFF keep 16 bits and alpha; WebP is lossless 8-bit.
 pub fn save_image(path: &Path, image: &DynamicImage, icc: Option<&[u8]>, jpeg_quality: u8) -> Result<()> {
     let format = format_of(path)?;
-    if !(1..=100).contains(&jpeg_quality) {
-        return Err(Error::param("quality", jpeg_quality, "must be from 1 to 100"));
-    }
+    check_quality(jpeg_quality)?;
     write_atomically(path, |file| {
         let mut out = BufWriter::new(file);
         match format {
@@ -227,23 +264,7 @@ pub fn save_image(path: &Path, image: &DynamicImage, icc: Option<&[u8]>, jpeg_qu
                         &converted
                     }
                 };
-                let (w, h) = rgb.dimensions();
-                if w > u16::MAX as u32 || h > u16::MAX as u32 {
-                    return Err(bad_file(
-                        path,
-                        format!("{w}x{h} is larger than JPEG allows (65535 a side)"),
-                    ));
-                }
-                let mut encoder = jpeg_encoder::Encoder::new(&mut out, jpeg_quality);
-                encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-                if let Some(icc) = icc {
-                    encoder
-                        .add_icc_profile(icc)
-                        .map_err(|e| bad_file(path, format!("cannot embed the colour profile: {e}")))?;
-                }
-                encoder
-                    .encode(rgb.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
-                    .map_err(|e| bad_file(path, format!("JPEG encoding failed: {e}")))?;
+                write_jpeg(&mut out, rgb, icc, jpeg_quality, path)?;
             }
             ImageFormat::Png => write_with(PngEncoder::new(&mut out), image, icc, path)?,
             ImageFormat::Tiff => write_with(TiffEncoder::new(&mut out), image, icc, path)?,
