@@ -339,6 +339,11 @@ pub fn remove_stale_temporaries(dir: &Path) -> usize {
     removed
 }
 
+/// Writes `bytes` (a report, a page) to `path` atomically.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |f| f.write_all(bytes).map_err(io_err(path)))
+}
+
 /// Runs `write` on a temporary file beside `path`, then renames it over `path`. On any error the temporary
 /// file is removed and `path` is left as it was.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {

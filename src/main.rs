@@ -717,12 +717,7 @@ fn render(args: &RenderArgs) -> Result<()> {
             &present.labels(),
             &title,
         );
-        io::write_atomically(path, |f| {
-            std::io::Write::write_all(f, page.as_bytes()).map_err(|source| smpsim::Error::Io {
-                path: path.clone(),
-                source,
-            })
-        })?;
+        io::write_file(path, page.as_bytes())?;
     }
     encode += t.elapsed().as_secs_f64();
     let stats = &rendered[0].2;
@@ -899,21 +894,11 @@ fn batch(args: &BatchArgs) -> Result<()> {
     };
     let json_path = args.out.join(format!("{name}.json"));
     let json = serde_json::to_vec_pretty(&report).context("serialising the report")?;
-    io::write_atomically(&json_path, |f| {
-        std::io::Write::write_all(f, &json).map_err(|source| smpsim::Error::Io {
-            path: json_path.clone(),
-            source,
-        })
-    })?;
+    io::write_file(&json_path, &json)?;
     if args.csv {
         let csv_path = args.out.join(format!("{name}.csv"));
         let csv = report.to_csv();
-        io::write_atomically(&csv_path, |f| {
-            std::io::Write::write_all(f, csv.as_bytes()).map_err(|source| smpsim::Error::Io {
-                path: csv_path.clone(),
-                source,
-            })
-        })?;
+        io::write_file(&csv_path, csv.as_bytes())?;
     }
     let failed = report.count(Status::Failed);
     if !args.quiet {
@@ -941,12 +926,7 @@ fn merge_reports(paths: &[PathBuf], out: &Path) -> Result<()> {
     }
     let merged = smpsim::batch::BatchReport::merge(reports);
     let json = serde_json::to_vec_pretty(&merged).context("serialising the report")?;
-    io::write_atomically(out, |f| {
-        std::io::Write::write_all(f, &json).map_err(|source| smpsim::Error::Io {
-            path: out.to_path_buf(),
-            source,
-        })
-    })?;
+    io::write_file(out, &json)?;
     eprintln!(
         "smpsim: merged {} photos from {} reports → {}",
         merged.photos.len(),
@@ -1021,12 +1001,7 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         &labels,
         "smpsim demo",
     );
-    io::write_atomically(&slider, |f| {
-        std::io::Write::write_all(f, page.as_bytes()).map_err(|source| smpsim::Error::Io {
-            path: slider.clone(),
-            source,
-        })
-    })?;
+    io::write_file(&slider, page.as_bytes())?;
     for p in [&after, &compare, &closeup, &design_overlay, &slider] {
         println!("wrote {}", p.display());
     }

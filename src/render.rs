@@ -75,48 +75,29 @@ pub fn render_image(
     field: &DensityField,
     params: &Params,
 ) -> Result<(DynamicImage, RenderStats)> {
-    let (params, auto) = match (&params.shade, photo) {
-        (ShadeSpec::Auto, DynamicImage::ImageRgb8(rgb)) => resolve_shade(rgb, field, params)?,
-        (ShadeSpec::Auto, _) => resolve_shade(&photo.to_rgb8(), field, params)?,
-        _ => (Cow::Borrowed(params), None),
+    let mut image = match photo {
+        DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_)
+        | DynamicImage::ImageRgb16(_)
+        | DynamicImage::ImageRgba16(_) => photo.clone(),
+        other => stampable(other),
     };
-    let (impressions, stats) = plan(photo.width(), photo.height(), field, &params)?;
-    let start = Instant::now();
-    let ink = ink(&params, stats.px_per_mm);
-    let image = match photo {
-        DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_) => {
-            let mut img = photo.to_rgb8();
-            stamp(&mut img, 3, field, &impressions, &ink);
-            DynamicImage::ImageRgb8(img)
-        }
-        DynamicImage::ImageRgba8(_) | DynamicImage::ImageLumaA8(_) => {
-            let mut img = photo.to_rgba8();
-            stamp(&mut img, 4, field, &impressions, &ink);
-            DynamicImage::ImageRgba8(img)
-        }
-        _ if photo.color().has_alpha() => {
-            let mut img = photo.to_rgba16();
-            stamp(&mut img, 4, field, &impressions, &ink);
-            DynamicImage::ImageRgba16(img)
-        }
-        _ => {
-            let mut img = photo.to_rgb16();
-            stamp(&mut img, 3, field, &impressions, &ink);
-            DynamicImage::ImageRgb16(img)
-        }
-    };
-    Ok((
-        image,
-        RenderStats {
-            stamp_seconds: start.elapsed().as_secs_f64(),
-            auto_shade: auto,
-            ..stats
-        },
-    ))
+    let stats = render_image_mut(&mut image, field, params)?;
+    Ok((image, stats))
+}
+
+/// The photo in a layout stamping works on: 8- or 16-bit RGB or RGBA.
+fn stampable(photo: &DynamicImage) -> DynamicImage {
+    match photo {
+        DynamicImage::ImageLuma8(_) => DynamicImage::ImageRgb8(photo.to_rgb8()),
+        DynamicImage::ImageLumaA8(_) => DynamicImage::ImageRgba8(photo.to_rgba8()),
+        _ if photo.color().has_alpha() => DynamicImage::ImageRgba16(photo.to_rgba16()),
+        _ => DynamicImage::ImageRgb16(photo.to_rgb16()),
+    }
 }
 
 /// Like [`render_image`], but in place: an 8- or 16-bit RGB or RGBA photo is stamped without a copy (other
-/// kinds are converted first, as `render_image` does). The photo is unchanged if an error is returned.
+/// kinds are converted first). The photo is unchanged if an error is returned.
 pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: &Params) -> Result<RenderStats> {
     let (params, auto) = match (&params.shade, &*photo) {
         (ShadeSpec::Auto, DynamicImage::ImageRgb8(rgb)) => resolve_shade(rgb, field, params)?,
@@ -126,15 +107,21 @@ pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: 
     let (impressions, stats) = plan(photo.width(), photo.height(), field, &params)?;
     let start = Instant::now();
     let ink = ink(&params, stats.px_per_mm);
+    if !matches!(
+        photo,
+        DynamicImage::ImageRgb8(_)
+            | DynamicImage::ImageRgba8(_)
+            | DynamicImage::ImageRgb16(_)
+            | DynamicImage::ImageRgba16(_)
+    ) {
+        *photo = stampable(photo);
+    }
     match photo {
         DynamicImage::ImageRgb8(img) => stamp(img, 3, field, &impressions, &ink),
         DynamicImage::ImageRgba8(img) => stamp(img, 4, field, &impressions, &ink),
         DynamicImage::ImageRgb16(img) => stamp(img, 3, field, &impressions, &ink),
         DynamicImage::ImageRgba16(img) => stamp(img, 4, field, &impressions, &ink),
-        other => {
-            let (converted, _) = render_image(other, field, &params)?;
-            *other = converted;
-        }
+        _ => unreachable!("made stampable above"),
     }
     Ok(RenderStats {
         stamp_seconds: start.elapsed().as_secs_f64(),
