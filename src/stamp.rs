@@ -45,6 +45,8 @@ struct Prepared<'a> {
     qb: f32,
     qc: f32,
     reach: f32,
+    /// Largest d²/σ² with visible coverage: (r/σ + REACH_SIGMAS)².
+    q_max: f32,
     row: &'a [f32],
     /// Per channel: fraction of light the pigment absorbs at full coverage, times opacity.
     absorb: [f32; 3],
@@ -70,6 +72,7 @@ impl<'a> Prepared<'a> {
             qb: 2.0 * (ka - kb) * c * s,
             qc: ka * s * s + kb * c * c,
             reach: a + REACH_SIGMAS * sigma,
+            q_max: (r / sigma + REACH_SIGMAS).powi(2),
             row: profile_row(r / sigma),
             absorb,
         }
@@ -195,14 +198,26 @@ fn stamp_band<T: Channel>(
         let y1 = ((p.cy + p.reach).ceil() as usize + 1).min(top + rows);
         for y in y0..y1 {
             let dy = y as f32 + 0.5 - p.cy;
-            let field_row = &field.row(y as u32)[x0..x1];
-            let t_row = &mut transmit[((y - top) * span + (x0 - x_lo)) * 3..((y - top) * span + (x1 - x_lo)) * 3];
             let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
+            // Only the columns inside the ellipse q ≤ q_max: solve qa·dx² + qxy·dx + qy = q_max.
+            let disc = qxy * qxy - 4.0 * p.qa * (qy - p.q_max);
+            if disc < 0.0 {
+                continue;
+            }
+            let root = disc.sqrt();
+            let (lo, hi) = ((-qxy - root) / (2.0 * p.qa), (-qxy + root) / (2.0 * p.qa));
+            let rx0 = ((p.cx + lo - 0.5).floor().max(x0 as f32) as usize).max(x0);
+            let rx1 = ((p.cx + hi + 0.5).ceil().max(0.0) as usize + 1).min(x1);
+            if rx0 >= rx1 {
+                continue;
+            }
+            let field_row = &field.row(y as u32)[rx0..rx1];
+            let t_row = &mut transmit[((y - top) * span + (rx0 - x_lo)) * 3..((y - top) * span + (rx1 - x_lo)) * 3];
             for (k, (t, &level)) in t_row.chunks_exact_mut(3).zip(field_row).enumerate() {
                 if level == 0 {
                     continue;
                 }
-                let dx = (x0 + k) as f32 + 0.5 - p.cx;
+                let dx = (rx0 + k) as f32 + 0.5 - p.cx;
                 let q = p.qa * dx * dx + qxy * dx + qy;
                 let cover = sample(p.row, q.max(0.0).sqrt());
                 // Below this no channel can move by a level: leave the pixel exactly untouched (and unconverted).
