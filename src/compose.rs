@@ -135,12 +135,7 @@ pub fn zoomed_pair(before: &RgbImage, after: &RgbImage, region: PixelRect, zoom:
 pub fn front_edge_region(field: &DensityField, width: u32, height: u32) -> PixelRect {
     let (w, h) = (field.width(), field.height());
     let (rw, rh) = (width.min(w).max(1), height.min(h).max(1));
-    let bbox = field.bounding_box().unwrap_or(PixelRect {
-        x0: 0,
-        y0: 0,
-        x1: w,
-        y1: h,
-    });
+    let bbox = field.bounding_box().unwrap_or(PixelRect::new(0, 0, w, h));
     let cx = (bbox.x0 + bbox.x1) / 2;
     let front = (bbox.y0..bbox.y1)
         .rev()
@@ -188,38 +183,12 @@ pub fn compare(before: &RgbImage, after: &RgbImage, options: &CompareOptions) ->
     let (mut main, boxes, right_align) = match options.layout {
         Layout::SideBySide => (
             side_by_side(before, after, GAP),
-            [
-                PixelRect {
-                    x0: 0,
-                    y0: 0,
-                    x1: w,
-                    y1: h,
-                },
-                PixelRect {
-                    x0: w + GAP,
-                    y0: 0,
-                    x1: 2 * w + GAP,
-                    y1: h,
-                },
-            ],
+            [PixelRect::new(0, 0, w, h), PixelRect::new(w + GAP, 0, 2 * w + GAP, h)],
             false,
         ),
         Layout::Stacked => (
             column(&[before, after], GAP),
-            [
-                PixelRect {
-                    x0: 0,
-                    y0: 0,
-                    x1: w,
-                    y1: h,
-                },
-                PixelRect {
-                    x0: 0,
-                    y0: h + GAP,
-                    x1: w,
-                    y1: 2 * h + GAP,
-                },
-            ],
+            [PixelRect::new(0, 0, w, h), PixelRect::new(0, h + GAP, w, 2 * h + GAP)],
             false,
         ),
         Layout::Split { at } => {
@@ -234,20 +203,7 @@ pub fn compare(before: &RgbImage, after: &RgbImage, options: &CompareOptions) ->
             }
             (
                 img,
-                [
-                    PixelRect {
-                        x0: 0,
-                        y0: 0,
-                        x1: split,
-                        y1: h,
-                    },
-                    PixelRect {
-                        x0: split,
-                        y0: 0,
-                        x1: w,
-                        y1: h,
-                    },
-                ],
+                [PixelRect::new(0, 0, split, h), PixelRect::new(split, 0, w, h)],
                 true,
             )
         }
@@ -264,18 +220,8 @@ pub fn compare(before: &RgbImage, after: &RgbImage, options: &CompareOptions) ->
             format!("{} {zoom_label}", options.labels[1]),
         ];
         let boxes = [
-            PixelRect {
-                x0: 0,
-                y0: 0,
-                x1: half,
-                y1: ph,
-            },
-            PixelRect {
-                x0: half + GAP,
-                y0: 0,
-                x1: 2 * half + GAP,
-                y1: ph,
-            },
+            PixelRect::new(0, 0, half, ph),
+            PixelRect::new(half + GAP, 0, 2 * half + GAP, ph),
         ];
         label_panels(&mut pair, &labels, boxes, text_h, false);
         parts.push(pair);
@@ -405,18 +351,7 @@ mod tests {
         assert_eq!(s.get_pixel(3, 1).0, [10, 10, 10]);
         assert_eq!(s.get_pixel(4, 1).0, [255, 255, 255]);
         assert_eq!(s.get_pixel(6, 1).0, [200, 0, 0]);
-        let z = zoomed_pair(
-            &a,
-            &b,
-            PixelRect {
-                x0: 1,
-                y0: 1,
-                x1: 3,
-                y1: 2,
-            },
-            3,
-            1,
-        );
+        let z = zoomed_pair(&a, &b, PixelRect::new(1, 1, 3, 2), 3, 1);
         assert_eq!(z.dimensions(), (13, 3));
         assert_eq!(z.get_pixel(7, 2).0, [200, 0, 0]);
     }

@@ -19,6 +19,11 @@ pub struct PixelRect {
 }
 
 impl PixelRect {
+    /// The rectangle `x0..x1` by `y0..y1`.
+    pub const fn new(x0: u32, y0: u32, x1: u32, y1: u32) -> Self {
+        PixelRect { x0, y0, x1, y1 }
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.x1 - self.x0
