@@ -37,6 +37,7 @@ pub mod field;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod geometry;
+pub mod head;
 pub mod io;
 pub mod overlay;
 pub mod params;

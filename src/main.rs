@@ -311,6 +311,25 @@ struct ScaleSeedArgs {
     /// Seed for placement, per-impression variation and the hairline's irregularity [default: 1].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// The head's outline, an ellipse in pixels: placement follows the curved scalp (denser and foreshortened
+    /// toward the silhouette), and without --px-per-mm the scale comes from the head's width (150 mm)
+    /// [default: none, the photo is treated as flat].
+    #[arg(long, value_name = "X,Y,RX,RY[,DEG]")]
+    head: Option<String>,
+}
+
+impl ScaleSeedArgs {
+    fn head(&self) -> Result<Option<smpsim::head::HeadModel>> {
+        Ok(match &self.head {
+            Some(text) => Some(smpsim::head::HeadModel::parse(text)?),
+            None => None,
+        })
+    }
+
+    /// The scale given, or the head's, or none (to be estimated from the treated region).
+    fn scale(&self) -> Result<Option<f32>> {
+        Ok(self.px_per_mm.or(self.head()?.map(|h| h.px_per_mm())))
+    }
 }
 
 /// The treatment parameters every rendering command takes (defaults: see `smpsim::Params`).
@@ -351,8 +370,11 @@ struct TreatmentArgs {
 }
 
 impl TreatmentArgs {
-    fn params(&self) -> Params {
-        let mut p = Params::default();
+    fn params(&self) -> Result<Params> {
+        let mut p = Params {
+            head: self.scale_seed.head()?,
+            ..Params::default()
+        };
         if let Some(&v) = self.density.first() {
             p.density = v;
         }
@@ -370,7 +392,7 @@ impl TreatmentArgs {
             p.seed = v;
         }
         p.px_per_mm = self.scale_seed.px_per_mm;
-        p
+        Ok(p)
     }
 }
 
@@ -433,8 +455,14 @@ fn refuse_overwrites(photo: &Path, design: &DesignArgs, outputs: &[&Path]) -> Re
 }
 
 /// Prints where an estimated scale came from (to stderr, so stdout stays clean for `--json`).
-fn report_estimated_scale(scale: Scale, field: &DensityField) {
-    if scale.estimated {
+fn report_estimated_scale(scale: Scale, field: &DensityField, from_head: bool) {
+    if scale.estimated && from_head {
+        eprintln!(
+            "smpsim: scale {:.2} px/mm from the head's width (taken as {} mm); pass --px-per-mm to set it",
+            scale.px_per_mm,
+            smpsim::head::HEAD_BREADTH_MM
+        );
+    } else if scale.estimated {
         eprintln!(
             "smpsim: estimated scale {:.2} px/mm from the treated region's width ({} px taken as {} mm); pass --px-per-mm to set it",
             scale.px_per_mm,
@@ -578,7 +606,7 @@ fn resolve_auto_shade(
 }
 
 fn render(args: &RenderArgs) -> Result<()> {
-    let mut params = args.treatment.params();
+    let mut params = args.treatment.params()?;
     params.validate()?;
     let variants = args.treatment.variants(&params, &args.out)?;
     let outputs: Vec<&Path> = variants
@@ -597,11 +625,15 @@ fn render(args: &RenderArgs) -> Result<()> {
     let (field, scale, _) = args.design.field(
         loaded.image.width(),
         loaded.image.height(),
-        params.px_per_mm,
+        args.treatment.scale_seed.scale()?,
         params.seed,
     )?;
     let mask = t.elapsed().as_secs_f64();
-    report_estimated_scale(scale, &field);
+    let scale = Scale {
+        estimated: params.px_per_mm.is_none(),
+        ..scale
+    };
+    report_estimated_scale(scale, &field, params.head.is_some());
     params.px_per_mm = Some(scale.px_per_mm);
     let present = &args.present;
     let keep_before = variants.len() > 1 || args.compare.is_some() || present.sheet.is_some() || present.html.is_some();
@@ -801,8 +833,12 @@ fn mask(args: &MaskArgs) -> Result<()> {
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
     let (field, scale, sources) = args
         .design
-        .field(photo.width(), photo.height(), args.scale_seed.px_per_mm, seed)?;
-    report_estimated_scale(scale, &field);
+        .field(photo.width(), photo.height(), args.scale_seed.scale()?, seed)?;
+    let scale = Scale {
+        estimated: args.scale_seed.px_per_mm.is_none(),
+        ..scale
+    };
+    report_estimated_scale(scale, &field, args.scale_seed.head.is_some());
     io::save_gray(&args.out, &field.to_image())?;
     if let Some(path) = &args.overlay {
         let drawn = overlay::overlay(&photo, &field, sources.design.as_ref(), scale.px_per_mm);
@@ -950,7 +986,7 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         design: Some(design.resolve(photo.width(), photo.height(), DEMO_DESIGN_NAME)?),
         ..FieldSources::default()
     };
-    let mut params = treatment.params();
+    let mut params = treatment.params()?;
     params.validate()?;
     let (field, scale) = sources.build(photo.width(), photo.height(), params.px_per_mm, params.seed)?;
     params.px_per_mm = Some(scale.px_per_mm);

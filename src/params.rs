@@ -97,6 +97,10 @@ pub struct Params {
     pub px_per_mm: Option<f32>,
     /// Seed for placement and per-impression variation. Same seed, same output. Default: 1.
     pub seed: u64,
+    /// The head's outline in the photo (an ellipse, pixels). When given, placement follows the curved scalp:
+    /// image-space density rises and impressions are foreshortened toward the silhouette, and without
+    /// `px_per_mm` the scale comes from the head's width. `None` treats the photo as flat. Default: `None`.
+    pub head: Option<crate::head::HeadModel>,
 }
 
 impl Default for Params {
@@ -118,6 +122,7 @@ impl Default for Params {
             hair_sample: None,
             px_per_mm: None,
             seed: 1,
+            head: None,
         }
     }
 }
@@ -179,6 +184,9 @@ impl Params {
             }
         }
         check_range("years", self.years, 0.0, 30.0, " years")?;
+        if let Some(h) = &self.head {
+            h.validate()?;
+        }
         if let Some([_, _, w, h]) = self.hair_sample {
             if w == 0 || h == 0 {
                 return Err(Error::param(

@@ -298,9 +298,9 @@ pub const AGED_TINT: Rgb8 = Rgb8([0x46, 0x58, 0x6e]);
 pub const TINT_PER_YEAR: f32 = 0.08;
 
 /// Keeps the impressions that exist after session `params.session` of `params.sessions`, and sets each one's
-/// session, shade and look for the day shown (fresh or healed, `params.years` later). `field` is the density
-/// field they were placed by; `mix` the shade proportions (index = shade).
-pub fn apply(impressions: &mut Vec<Impression>, field: &DensityField, params: &Params, mix: &[(Rgb8, f32)]) {
+/// session, shade and look for the day shown (fresh or healed, `params.years` later); `mix` is the shade
+/// proportions (index = shade).
+pub fn apply(impressions: &mut Vec<Impression>, params: &Params, mix: &[(Rgb8, f32)]) {
     let (n, k) = (params.sessions, params.session_shown());
     let cumulative: Vec<f32> = (1..=n).map(|j| session_fraction(j, n)).collect();
     let keep = cumulative[(k - 1) as usize];
@@ -309,8 +309,7 @@ pub fn apply(impressions: &mut Vec<Impression>, field: &DensityField, params: &P
     let spread = (1.0 + SPREAD_PER_YEAR * years).min(1.5);
     impressions.retain_mut(|imp| {
         // The impression's rank relative to the local density: below `keep` it exists by session k.
-        let local = field.get(imp.x as u32, imp.y as u32).max(1e-6);
-        let relative = imp.rank / local;
+        let relative = imp.rank / imp.threshold.max(1e-6);
         if relative >= keep {
             return false;
         }

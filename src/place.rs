@@ -35,6 +35,10 @@ pub struct Impression {
     pub tone: f32,
     /// Rank in the blue-noise set as a fraction (0–1): the impression exists wherever density exceeds it.
     pub rank: f32,
+    /// The local threshold where it sits (0–1): density fraction × foreshortening ÷ the render's largest
+    /// foreshortening. It exists because `rank < threshold`; a session keeps it while `rank / threshold` is
+    /// below that session's share.
+    pub threshold: f32,
     /// Treatment session (1-based) that laid this impression.
     pub session: u8,
     /// Index of its shade in the treatment's shade mix.
@@ -173,6 +177,7 @@ impl Look {
             opacity,
             tone,
             rank,
+            threshold: 1.0,
             session: 1,
             shade: 0,
         }
@@ -202,7 +207,21 @@ pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Ve
             ),
         ));
     }
-    let period = (TILE_POINTS as f64 / density_px).sqrt();
+    // On a curved head the image-space density rises by the foreshortening: lay the tile at the largest
+    // factor over the treated region, and thin by factor ÷ that largest.
+    let head = params.head;
+    let max_factor = head.map_or(1.0, |h| {
+        let mut m: f32 = 1.0;
+        for j in 0..=32 {
+            for i in 0..=32 {
+                let x = bbox.x0 as f32 + bbox.width() as f32 * i as f32 / 32.0;
+                let y = bbox.y0 as f32 + bbox.height() as f32 * j as f32 / 32.0;
+                m = m.max(h.facing(x, y).factor);
+            }
+        }
+        (m * 1.05).min(crate::head::MAX_FORESHORTENING)
+    });
+    let period = (TILE_POINTS as f64 / (density_px * max_factor as f64)).sqrt();
     let tile = SeededTile::new(params.seed);
     let offset_x = (mix(params.seed, 0x0FF5E7) >> 11) as f64 / (1u64 << 53) as f64 * period;
     let offset_y = (mix(params.seed, 0x0FF5E8) >> 11) as f64 / (1u64 << 53) as f64 * period;
@@ -233,12 +252,34 @@ pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Ve
                     return None;
                 }
                 let level = field.level(x as u32, y as u32) as u64;
-                // Keep where (rank + ½) / n < level / 255, in exact integers.
-                if (2 * rank as u64 + 1) * 255 >= 2 * level * n {
-                    return None;
-                }
+                let rank_fraction = (rank as f32 + 0.5) / n as f32;
+                let (threshold, facing) = match &head {
+                    None => {
+                        // Keep where (rank + ½) / n < level / 255, in exact integers.
+                        if (2 * rank as u64 + 1) * 255 >= 2 * level * n {
+                            return None;
+                        }
+                        (level as f32 / 255.0, None)
+                    }
+                    Some(hm) => {
+                        let f = hm.facing(x, y);
+                        let threshold = level as f32 / 255.0 * (f.factor / max_factor).min(1.0);
+                        if rank_fraction >= threshold {
+                            return None;
+                        }
+                        (threshold, Some(f))
+                    }
+                };
                 let mut rng = Pcg64Mcg::seed_from_u64(mix(instance, rank as u64));
-                Some(look.impression(&mut rng, x, y, (rank as f32 + 0.5) / n as f32))
+                let mut imp = look.impression(&mut rng, x, y, rank_fraction);
+                imp.threshold = threshold;
+                if let Some(f) = facing {
+                    // Foreshortened: squeezed by z = 1/factor along the direction the scalp turns away.
+                    let (a, b, angle) =
+                        crate::head::squeeze(imp.radius_major, imp.radius_minor, imp.angle, 1.0 / f.factor, f.radial);
+                    (imp.radius_major, imp.radius_minor, imp.angle) = (a, b, angle);
+                }
+                Some(imp)
             })
         })
         .collect();
@@ -292,7 +333,10 @@ mod tests {
         let p = params(60.0);
         let sparse = place(&DensityField::uniform(300, 300, 0.3), &p, 10.0).unwrap();
         let dense = place(&DensityField::uniform(300, 300, 0.9), &p, 10.0).unwrap();
-        assert!(sparse.iter().all(|s| dense.contains(s)));
+        // The same impression, in place and look (only its local threshold differs).
+        let same =
+            |a: &Impression, b: &Impression| Impression { threshold: 0.0, ..*a } == Impression { threshold: 0.0, ..*b };
+        assert!(sparse.iter().all(|s| dense.iter().any(|d| same(s, d))));
     }
 
     #[test]

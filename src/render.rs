@@ -162,14 +162,16 @@ pub fn plan(width: u32, height: u32, field: &DensityField, params: &Params) -> R
     params.validate()?;
     check_field_size(field, width, height)?;
     let mix = shade_mix(params)?;
-    let (px_per_mm, estimated) = match params.px_per_mm {
-        Some(s) => (s, false),
-        None => (estimate_px_per_mm(field)?, true),
+    let (px_per_mm, estimated) = match (params.px_per_mm, params.head) {
+        (Some(s), _) => (s, false),
+        // A head outline gives the scale from the head's width (a typical 150 mm breadth).
+        (None, Some(head)) => (head.px_per_mm(), true),
+        (None, None) => (estimate_px_per_mm(field)?, true),
     };
     check_scale(px_per_mm)?;
     let start = Instant::now();
     let mut impressions = place(field, params, px_per_mm)?;
-    pigment::apply(&mut impressions, field, params, mix);
+    pigment::apply(&mut impressions, params, mix);
     let stats = RenderStats {
         impressions: impressions.len(),
         px_per_mm,

@@ -157,6 +157,7 @@ fn stamp_one(dx: f32, dy: f32, radius: f32, grey: u8) -> (f64, f64, f64) {
         opacity: 0.8,
         tone: 1.0,
         rank: 0.0,
+        threshold: 1.0,
         session: 1,
         shade: 0,
     };
