@@ -45,6 +45,7 @@ pub mod pigment;
 pub mod place;
 mod render;
 pub mod scale;
+pub mod skin;
 mod splat;
 mod stamp;
 mod stamp_veil;

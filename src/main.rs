@@ -245,7 +245,7 @@ struct MaskArgs {
 #[derive(Args)]
 struct DesignArgs {
     /// Treatment mask, the photo's size: white = full density, black = none, grey = that fraction.
-    #[arg(long, required_unless_present = "hairline")]
+    #[arg(long, required_unless_present_any = ["hairline", "auto_mask"])]
     mask: Option<PathBuf>,
     /// Hairline design file (TOML, or JSON by extension): the front hairline, region and scars.
     #[arg(long)]
@@ -259,6 +259,14 @@ struct DesignArgs {
     /// Exclusion mask, the photo's size: white = no impressions (ears, long hair, moles). Repeatable.
     #[arg(long, value_name = "FILE")]
     exclude: Vec<PathBuf>,
+    /// Propose the treatment region from the photo: its bare skin, found by colour (check it with
+    /// `smpsim mask --overlay`).
+    #[arg(long)]
+    auto_mask: bool,
+    /// Put pigment only on bare skin: never on remaining hair, brows, ears in shadow or the backdrop — the
+    /// density fill between thinning hairs.
+    #[arg(long)]
+    skin_only: bool,
 }
 
 impl DesignArgs {
@@ -272,14 +280,15 @@ impl DesignArgs {
         v
     }
 
-    /// Reads every source for a photo of `width`×`height` and builds its density field.
+    /// Reads every source for `photo` and builds its density field.
     fn field(
         &self,
-        width: u32,
-        height: u32,
+        photo: &image::DynamicImage,
         px_per_mm: Option<f32>,
         seed: u64,
     ) -> Result<(DensityField, Scale, FieldSources)> {
+        let (width, height) = (photo.width(), photo.height());
+        let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::skin_field(&photo.to_rgb8()));
         let mut sources = FieldSources::default();
         if let Some(path) = &self.hairline {
             let mut design = io::load_design(path)?;
@@ -291,11 +300,25 @@ impl DesignArgs {
         if let Some(path) = &self.mask {
             sources.mask = Some(io::load_mask(path, width, height)?);
         }
+        if let (Some(skin), true) = (&skin, self.auto_mask) {
+            // The skin as the mask (times a given one).
+            match &mut sources.mask {
+                Some(m) => m.multiply(skin)?,
+                None => sources.mask = Some(skin.clone()),
+            }
+        }
         if let Some(path) = &self.density_map {
             sources.density_map = Some(io::load_mask(path, width, height)?);
         }
         for path in &self.exclude {
             sources.exclusions.push(io::load_mask(path, width, height)?);
+        }
+        if let (Some(skin), true) = (&skin, self.skin_only) {
+            // Multiplied in like a density map: nothing lands on hair, brows or backdrop.
+            match &mut sources.density_map {
+                Some(m) => m.multiply(skin)?,
+                None => sources.density_map = Some(skin.clone()),
+            }
         }
         let (field, scale) = sources.build(width, height, px_per_mm, seed)?;
         Ok((field, scale, sources))
@@ -319,16 +342,20 @@ struct ScaleSeedArgs {
 }
 
 impl ScaleSeedArgs {
-    fn head(&self) -> Result<Option<smpsim::head::HeadModel>> {
-        Ok(match &self.head {
+    /// The head outline: given, fitted to the photo (`auto`), or none.
+    fn head(&self, photo: &image::DynamicImage) -> Result<Option<smpsim::head::HeadModel>> {
+        Ok(match self.head.as_deref() {
+            Some("auto") => {
+                let fitted = smpsim::skin::fit_head(&photo.to_rgb8())?;
+                eprintln!(
+                    "smpsim: head outline fitted at {:.0},{:.0} with radii {:.0},{:.0} px",
+                    fitted.centre[0], fitted.centre[1], fitted.radii[0], fitted.radii[1]
+                );
+                Some(fitted)
+            }
             Some(text) => Some(smpsim::head::HeadModel::parse(text)?),
             None => None,
         })
-    }
-
-    /// The scale given, or the head's, or none (to be estimated from the treated region).
-    fn scale(&self) -> Result<Option<f32>> {
-        Ok(self.px_per_mm.or(self.head()?.map(|h| h.px_per_mm())))
     }
 }
 
@@ -371,10 +398,7 @@ struct TreatmentArgs {
 
 impl TreatmentArgs {
     fn params(&self) -> Result<Params> {
-        let mut p = Params {
-            head: self.scale_seed.head()?,
-            ..Params::default()
-        };
+        let mut p = Params::default();
         if let Some(&v) = self.density.first() {
             p.density = v;
         }
@@ -622,12 +646,9 @@ fn render(args: &RenderArgs) -> Result<()> {
     let mut loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
     let decode = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let (field, scale, _) = args.design.field(
-        loaded.image.width(),
-        loaded.image.height(),
-        args.treatment.scale_seed.scale()?,
-        params.seed,
-    )?;
+    params.head = args.treatment.scale_seed.head(&loaded.image)?;
+    let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
+    let (field, scale, _) = args.design.field(&loaded.image, field_scale, params.seed)?;
     let mask = t.elapsed().as_secs_f64();
     let scale = Scale {
         estimated: params.px_per_mm.is_none(),
@@ -641,6 +662,7 @@ fn render(args: &RenderArgs) -> Result<()> {
         // One output and nothing to compare: stamp the decoded photo in place (no second full-size copy).
         let mut vp = Params {
             px_per_mm: params.px_per_mm,
+            head: params.head,
             ..variants[0].params.clone()
         };
         let auto = resolve_auto_shade(&args.treatment, &mut vp, &loaded.image, &field)?;
@@ -690,6 +712,7 @@ fn render(args: &RenderArgs) -> Result<()> {
     for v in &variants {
         let mut vp = Params {
             px_per_mm: params.px_per_mm,
+            head: params.head,
             ..v.params.clone()
         };
         if let (ShadeSpec::Auto, Some((a, sample))) = (&vp.shade, &auto) {
@@ -827,13 +850,12 @@ fn mask(args: &MaskArgs) -> Result<()> {
         .chain(args.overlay.as_deref())
         .collect();
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
-    let photo = io::load_with_limits(&args.photo, &args.limits.limits())?
-        .image
-        .into_rgb8();
+    let loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
-    let (field, scale, sources) = args
-        .design
-        .field(photo.width(), photo.height(), args.scale_seed.scale()?, seed)?;
+    let head = args.scale_seed.head(&loaded.image)?;
+    let scale_given = args.scale_seed.px_per_mm.or(head.map(|h| h.px_per_mm()));
+    let (field, scale, sources) = args.design.field(&loaded.image, scale_given, seed)?;
+    let photo = loaded.image.into_rgb8();
     let scale = Scale {
         estimated: args.scale_seed.px_per_mm.is_none(),
         ..scale

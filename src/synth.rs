@@ -90,6 +90,28 @@ impl SyntheticHead {
         })
     }
 
+    /// Ground truth at pixel centre (x, y), for tests: whether it shows the head, and how much of it (0–1) is
+    /// covered by hair strands.
+    pub fn truth(&self, x: f32, y: f32) -> (bool, f32) {
+        match self.surface(x, y) {
+            None => (false, 0.0),
+            Some(s) => (true, self.strand_cover(&s, x, y)),
+        }
+    }
+
+    /// Hair strand coverage at a head pixel.
+    fn strand_cover(&self, s: &Surface, x: f32, y: f32) -> f32 {
+        let mm = self.px_per_mm;
+        let ragged = 3.0 * (value_noise(x / (4.0 * mm), y / (4.0 * mm), self.seed ^ 0x44) - 0.5);
+        let into_hair = s.polar - (self.fringe_polar(s.azimuth) + ragged);
+        let hair_cover = smoothstep(-2.0, 4.0, into_hair);
+        if hair_cover > 0.0 {
+            self.stubble(x, y) * hair_cover
+        } else {
+            0.0
+        }
+    }
+
     /// Where a point of the scalp given by polar angle and azimuth (degrees) appears in the photo, if visible.
     pub fn project(&self, polar: f32, azimuth: f32) -> Option<[f32; 2]> {
         let (st, ct) = polar.to_radians().sin_cos();
@@ -196,9 +218,8 @@ impl SyntheticHead {
         // Remaining hair: a ragged fringe boundary (a few mm), buzz-cut stubble beyond it.
         let ragged = 3.0 * (value_noise(x / (4.0 * self.px_per_mm), y / (4.0 * self.px_per_mm), seed ^ 0x44) - 0.5);
         let into_hair = s.polar - (self.fringe_polar(s.azimuth) + ragged);
-        let hair_cover = smoothstep(-2.0, 4.0, into_hair);
-        if hair_cover > 0.0 {
-            let strands = self.stubble(x, y) * hair_cover;
+        let strands = self.strand_cover(s, x, y);
+        if strands > 0.0 {
             let lit = 0.45 + 0.55 * diffuse;
             for c in 0..3 {
                 rgb[c] = rgb[c] * (1.0 - 0.85 * strands) + hair[c] * lit * 0.85 * strands;

@@ -354,3 +354,36 @@ fn auto_shade_sessions_and_years_from_the_command_line() {
     let s = image::open(&strip).unwrap();
     assert_eq!((s.width(), s.height()), (3 * 800 + 2 * 16, 3 * 600 + 2 * 16));
 }
+
+#[test]
+fn auto_mask_skin_only_and_a_fitted_head_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("after.png");
+    let o = smpsim()
+        .args([
+            "render",
+            FIXTURE_PHOTO,
+            "--auto-mask",
+            "--skin-only",
+            "--head",
+            "auto",
+            "--json",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("head outline fitted"), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The fixture's head: centre (800, 720), radius 675 px, 9 px/mm.
+    let head = &v["params"]["head"];
+    assert!((head["centre"][0].as_f64().unwrap() - 800.0).abs() < 20.0, "{head}");
+    assert!((head["radii"][0].as_f64().unwrap() - 675.0).abs() < 20.0, "{head}");
+    assert!((v["px_per_mm"].as_f64().unwrap() - 9.0).abs() < 0.9);
+    assert!(v["impressions"].as_u64().unwrap() > 5000);
+    // The backdrop stays untouched.
+    let after = image::open(&out).unwrap().into_rgb8();
+    let before = image::open(FIXTURE_PHOTO).unwrap().into_rgb8();
+    assert_eq!(after.get_pixel(20, 20), before.get_pixel(20, 20));
+}

@@ -122,3 +122,77 @@ fn the_scale_comes_from_the_head_width() {
     assert!(HeadModel::parse("1,2,3").is_err() && HeadModel::parse("1,2,3,-4").is_err());
     assert_eq!(HeadModel::parse("800,720,675,700,5").unwrap().angle_deg, 5.0);
 }
+
+#[test]
+fn the_fitted_head_outline_is_within_a_few_percent() {
+    let synth = SyntheticHead::default();
+    let (photo, _) = synth.generate();
+    let fit = smpsim::skin::fit_head(&photo).unwrap();
+    let (cx, cy) = synth.head_centre();
+    let r = synth.head_radius_px();
+    for (got, want, what) in [
+        (fit.centre[0], cx, "cx"),
+        (fit.centre[1], cy, "cy"),
+        (fit.radii[0], r, "rx"),
+        (fit.radii[1], r, "ry"),
+    ] {
+        assert!((got - want).abs() < 0.03 * r, "{what}: fitted {got:.1}, true {want:.1}");
+    }
+    // And so the scale from it: within 10% of the true 9 px/mm.
+    assert!((fit.px_per_mm() / synth.px_per_mm - 1.0).abs() < 0.1);
+}
+
+/// Intersection over union of two boolean maps.
+fn iou(a: &[bool], b: &[bool]) -> f64 {
+    let inter = a.iter().zip(b).filter(|(x, y)| **x && **y).count() as f64;
+    let union = a.iter().zip(b).filter(|(x, y)| **x || **y).count() as f64;
+    inter / union
+}
+
+/// Documented overlap of the skin classifier with the synthetic head's bare skin.
+const SKIN_IOU: f64 = 0.9;
+
+#[test]
+fn the_skin_map_finds_the_bare_scalp_and_skin_only_avoids_hair() {
+    let synth = SyntheticHead::default();
+    let (photo, mask) = synth.generate();
+    let skin = smpsim::skin::skin_field(&photo);
+    let (w, h) = (synth.width, synth.height);
+    let mut truth_skin = Vec::with_capacity((w * h) as usize);
+    let mut found = Vec::with_capacity((w * h) as usize);
+    let mut hair_pixels = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let (on_head, hair) = synth.truth(x as f32 + 0.5, y as f32 + 0.5);
+            truth_skin.push(on_head && hair < 0.05);
+            found.push(skin.level(x, y) > 0);
+            if hair > 0.5 {
+                hair_pixels.push((x, y));
+            }
+        }
+    }
+    let overlap = iou(&truth_skin, &found);
+    assert!(overlap >= SKIN_IOU, "skin IoU {overlap:.3} < {SKIN_IOU}");
+    assert!(hair_pixels.len() > 1000);
+    // Skin only: a treatment over the whole head (side hair included) times the skin map never centres an
+    // impression on a hair pixel.
+    let mut field = DensityField::from_fn(w, h, |x, y| synth.truth(x, y).0 as u8 as f32);
+    field.multiply(&skin).unwrap();
+    let params = Params {
+        px_per_mm: Some(synth.px_per_mm),
+        density: 150.0,
+        ..Params::default()
+    };
+    let (imps, _) = plan(w, h, &field, &params).unwrap();
+    let hair: std::collections::HashSet<(u32, u32)> = hair_pixels.into_iter().collect();
+    let on_hair = imps.iter().filter(|i| hair.contains(&(i.x as u32, i.y as u32))).count();
+    assert_eq!(on_hair, 0, "{on_hair} impressions centred on hair pixels");
+    assert!(imps.len() > 5000);
+    // The painted treatment mask itself is bare skin almost everywhere.
+    let treated = mask.pixels().filter(|p| p.0[0] == 255).count();
+    let treated_skin = mask
+        .enumerate_pixels()
+        .filter(|(x, y, p)| p.0[0] == 255 && skin.level(*x, *y) > 0)
+        .count();
+    assert!(treated_skin as f64 > 0.95 * treated as f64);
+}
