@@ -386,7 +386,12 @@ fn render_one(
     if let Some(p) = &inputs.exclude {
         sources.exclusions.push(io::load_mask(p, w, h)?);
     }
-    let (field, scale) = sources.build(w, h, params.px_per_mm, params.seed)?;
+    // A head outline (the design's, unless the config gives one) brings its scale when none is set.
+    if params.head.is_none() {
+        params.head = sources.design.as_ref().and_then(|d| d.head);
+    }
+    let given = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
+    let (field, scale) = sources.build(w, h, given, params.seed)?;
     params.px_per_mm = Some(scale.px_per_mm);
     let (after, stats) = crate::render_image(&loaded.image, &field, &params)?;
     let icc = loaded.icc.as_deref();

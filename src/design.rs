@@ -151,6 +151,18 @@ pub struct Region {
     pub edge_mm: Option<Finite>,
 }
 
+/// The head's outline in a design file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadSpec {
+    /// Centre of the outline.
+    pub centre: [Finite; 2],
+    /// Semi-axes of the outline.
+    pub radii: [Finite; 2],
+    /// Rotation, degrees. Default: 0.
+    pub angle_deg: Option<Finite>,
+}
+
 /// A scar to camouflage: a polyline with a width.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +206,9 @@ pub struct Design {
     pub preset: Option<Preset>,
     /// The treated region; the hairline's treated side is the one holding the region.
     pub region: Option<Region>,
+    /// The head's outline, for the curved-scalp model (see `smpsim::head`): centre and radii in the design's
+    /// units (fractions: of the width for x and radii\[0\], of the height for y and radii\[1\]).
+    pub head: Option<HeadSpec>,
     /// Scars to camouflage (`[[scar]]` tables in TOML, a `scar` array in JSON).
     #[serde(default, rename = "scar")]
     pub scars: Vec<Scar>,
@@ -409,6 +424,22 @@ impl Design {
             region,
             region_edge_mm: self.region.as_ref().and_then(|r| r.edge_mm).map_or(2.0, |e| e.0),
             scars,
+            head: match &self.head {
+                None => None,
+                Some(spec) => {
+                    let (sx, sy) = match self.units {
+                        Units::Fraction => (w, h),
+                        Units::Px => (1.0, 1.0),
+                    };
+                    let model = crate::head::HeadModel {
+                        centre: [spec.centre[0].0 * sx, spec.centre[1].0 * sy],
+                        radii: [spec.radii[0].0 * sx, spec.radii[1].0 * sy],
+                        angle_deg: spec.angle_deg.map_or(0.0, |a| a.0),
+                    };
+                    model.validate().map_err(|e| bad(format!("`head`: {e}")))?;
+                    Some(model)
+                }
+            },
         })
     }
 }
@@ -487,6 +518,8 @@ pub struct ResolvedDesign {
     pub region_edge_mm: f32,
     /// Scars.
     pub scars: Vec<ResolvedScar>,
+    /// The head's outline in pixels, if the design gives one.
+    pub head: Option<crate::head::HeadModel>,
 }
 
 /// The hairline prepared for per-pixel queries.

@@ -339,11 +339,17 @@ struct ScaleSeedArgs {
     /// [default: none, the photo is treated as flat].
     #[arg(long, value_name = "X,Y,RX,RY[,DEG]")]
     head: Option<String>,
+    /// Treat the photo as flat even when the design file gives a head outline.
+    #[arg(long, conflicts_with = "head")]
+    flat: bool,
 }
 
 impl ScaleSeedArgs {
     /// The head outline: given, fitted to the photo (`auto`), or none.
     fn head(&self, photo: &image::DynamicImage) -> Result<Option<smpsim::head::HeadModel>> {
+        if self.flat {
+            return Ok(None);
+        }
         Ok(match self.head.as_deref() {
             Some("auto") => {
                 let fitted = smpsim::skin::fit_head(&photo.to_rgb8())?;
@@ -476,6 +482,11 @@ fn refuse_overwrites(photo: &Path, design: &DesignArgs, outputs: &[&Path]) -> Re
         }
     }
     Ok(())
+}
+
+/// The head outline a design file gives, if any.
+fn design_head(sources: &FieldSources) -> Option<smpsim::head::HeadModel> {
+    sources.design.as_ref().and_then(|d| d.head)
 }
 
 /// Prints where an estimated scale came from (to stderr, so stdout stays clean for `--json`).
@@ -648,7 +659,14 @@ fn render(args: &RenderArgs) -> Result<()> {
     let t = Instant::now();
     params.head = args.treatment.scale_seed.head(&loaded.image)?;
     let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-    let (field, scale, _) = args.design.field(&loaded.image, field_scale, params.seed)?;
+    let (mut field, mut scale, sources) = args.design.field(&loaded.image, field_scale, params.seed)?;
+    if let (None, false, Some(h)) = (params.head, args.treatment.scale_seed.flat, design_head(&sources)) {
+        // The design file's head outline: the curved-scalp model, and its scale when none was given.
+        params.head = Some(h);
+        if params.px_per_mm.is_none() {
+            (field, scale, _) = args.design.field(&loaded.image, Some(h.px_per_mm()), params.seed)?;
+        }
+    }
     let mask = t.elapsed().as_secs_f64();
     let scale = Scale {
         estimated: params.px_per_mm.is_none(),
@@ -852,15 +870,21 @@ fn mask(args: &MaskArgs) -> Result<()> {
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
-    let head = args.scale_seed.head(&loaded.image)?;
+    let mut head = args.scale_seed.head(&loaded.image)?;
     let scale_given = args.scale_seed.px_per_mm.or(head.map(|h| h.px_per_mm()));
-    let (field, scale, sources) = args.design.field(&loaded.image, scale_given, seed)?;
+    let (mut field, mut scale, mut sources) = args.design.field(&loaded.image, scale_given, seed)?;
+    if let (None, false, Some(h)) = (head, args.scale_seed.flat, design_head(&sources)) {
+        head = Some(h);
+        if args.scale_seed.px_per_mm.is_none() {
+            (field, scale, sources) = args.design.field(&loaded.image, Some(h.px_per_mm()), seed)?;
+        }
+    }
     let photo = loaded.image.into_rgb8();
     let scale = Scale {
         estimated: args.scale_seed.px_per_mm.is_none(),
         ..scale
     };
-    report_estimated_scale(scale, &field, args.scale_seed.head.is_some());
+    report_estimated_scale(scale, &field, head.is_some());
     io::save_gray(&args.out, &field.to_image())?;
     if let Some(path) = &args.overlay {
         let drawn = overlay::overlay(&photo, &field, sources.design.as_ref(), scale.px_per_mm);

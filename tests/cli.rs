@@ -387,3 +387,39 @@ fn auto_mask_skin_only_and_a_fitted_head_from_the_command_line() {
     let before = image::open(FIXTURE_PHOTO).unwrap().into_rgb8();
     assert_eq!(after.get_pixel(20, 20), before.get_pixel(20, 20));
 }
+
+#[test]
+fn a_head_in_the_design_file_is_used_unless_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let design = dir.path().join("with_head.hairline.toml");
+    let text = std::fs::read_to_string(FIXTURE_DESIGN).unwrap();
+    // The fixture's head: centre (800, 720) and radius 675 px of a 1600×1200 photo, as fractions.
+    std::fs::write(
+        &design,
+        format!("{text}\n[head]\ncentre = [0.5, 0.6]\nradii = [0.421875, 0.5625]\n"),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let o = smpsim()
+            .args(["render", FIXTURE_PHOTO, "--hairline"])
+            .arg(&design)
+            .args(["--json", "-o"])
+            .arg(dir.path().join("a.png"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr_of(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let curved = run(&[]);
+    assert_eq!(curved["params"]["head"]["radii"][0], 675.0);
+    assert!(
+        (curved["px_per_mm"].as_f64().unwrap() - 9.0).abs() < 1e-3,
+        "scale from the head: {}",
+        curved["px_per_mm"]
+    );
+    let flat = run(&["--flat", "--px-per-mm", "9"]);
+    assert!(flat["params"]["head"].is_null());
+    // Foreshortening raises the image-space count toward the silhouette.
+    assert!(curved["impressions"].as_u64().unwrap() > flat["impressions"].as_u64().unwrap());
+}
