@@ -263,8 +263,8 @@ struct DesignArgs {
     /// `smpsim mask --overlay`).
     #[arg(long)]
     auto_mask: bool,
-    /// Put pigment only on bare skin: never on remaining hair, brows, ears in shadow or the backdrop — the
-    /// density fill between thinning hairs.
+    /// Put pigment only on bare skin: never on remaining hair, brows or the backdrop — the density fill
+    /// between thinning hairs; with a head outline (--head), nothing beyond it either (ears, neck).
     #[arg(long)]
     skin_only: bool,
 }
@@ -286,9 +286,10 @@ impl DesignArgs {
         photo: &image::DynamicImage,
         px_per_mm: Option<f32>,
         seed: u64,
+        head: Option<&smpsim::head::HeadModel>,
     ) -> Result<(DensityField, Scale, FieldSources)> {
         let (width, height) = (photo.width(), photo.height());
-        let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::skin_field(&photo.to_rgb8()));
+        let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::scalp_field(&photo.to_rgb8(), head));
         let mut sources = FieldSources::default();
         if let Some(path) = &self.hairline {
             let mut design = io::load_design(path)?;
@@ -659,12 +660,16 @@ fn render(args: &RenderArgs) -> Result<()> {
     let t = Instant::now();
     params.head = args.treatment.scale_seed.head(&loaded.image)?;
     let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale, sources) = args.design.field(&loaded.image, field_scale, params.seed)?;
+    let (mut field, mut scale, sources) =
+        args.design
+            .field(&loaded.image, field_scale, params.seed, params.head.as_ref())?;
     if let (None, false, Some(h)) = (params.head, args.treatment.scale_seed.flat, design_head(&sources)) {
         // The design file's head outline: the curved-scalp model, and its scale when none was given.
         params.head = Some(h);
         if params.px_per_mm.is_none() {
-            (field, scale, _) = args.design.field(&loaded.image, Some(h.px_per_mm()), params.seed)?;
+            (field, scale, _) = args
+                .design
+                .field(&loaded.image, Some(h.px_per_mm()), params.seed, Some(&h))?;
         }
     }
     let mask = t.elapsed().as_secs_f64();
@@ -872,11 +877,11 @@ fn mask(args: &MaskArgs) -> Result<()> {
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
     let mut head = args.scale_seed.head(&loaded.image)?;
     let scale_given = args.scale_seed.px_per_mm.or(head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale, mut sources) = args.design.field(&loaded.image, scale_given, seed)?;
+    let (mut field, mut scale, mut sources) = args.design.field(&loaded.image, scale_given, seed, head.as_ref())?;
     if let (None, false, Some(h)) = (head, args.scale_seed.flat, design_head(&sources)) {
         head = Some(h);
         if args.scale_seed.px_per_mm.is_none() {
-            (field, scale, sources) = args.design.field(&loaded.image, Some(h.px_per_mm()), seed)?;
+            (field, scale, sources) = args.design.field(&loaded.image, Some(h.px_per_mm()), seed, Some(&h))?;
         }
     }
     let photo = loaded.image.into_rgb8();

@@ -55,6 +55,27 @@ pub fn skin_field(photo: &RgbImage) -> DensityField {
     })
 }
 
+/// Bare scalp: [`skin_field`] limited to inside the head's outline when it is known, so skin-coloured ears,
+/// neck or hands beyond the outline get nothing either.
+pub fn scalp_field(photo: &RgbImage, head: Option<&HeadModel>) -> DensityField {
+    let skin = skin_field(photo);
+    match head {
+        None => skin,
+        Some(h) => {
+            let inside = DensityField::from_fn(photo.width(), photo.height(), |x, y| {
+                let (s, c) = h.angle_deg.to_radians().sin_cos();
+                let (dx, dy) = (x - h.centre[0], y - h.centre[1]);
+                let u = (dx * c + dy * s) / h.radii[0];
+                let v = (-dx * s + dy * c) / h.radii[1];
+                (u * u + v * v < 1.0) as u8 as f32
+            });
+            let mut out = skin;
+            out.multiply(&inside).expect("same size");
+            out
+        }
+    }
+}
+
 /// Fits the head's outline: an axis-aligned ellipse through the head/backdrop boundary (see the module doc).
 pub fn fit_head(photo: &RgbImage) -> Result<HeadModel> {
     let (w, h) = photo.dimensions();
@@ -142,6 +163,21 @@ fn solve4(mut m: [[f64; 5]; 4]) -> Option<[f64; 4]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skin_beyond_the_head_outline_is_not_scalp() {
+        // A skin-coloured "ear" left of a head outline centred on the right.
+        let photo = RgbImage::from_pixel(200, 100, image::Rgb([226, 178, 150]));
+        let head = HeadModel {
+            centre: [150.0, 50.0],
+            radii: [45.0, 45.0],
+            angle_deg: 0.0,
+        };
+        let scalp = scalp_field(&photo, Some(&head));
+        assert_eq!(scalp.get(20, 50), 0.0, "the ear");
+        assert_eq!(scalp.get(150, 50), 1.0, "the scalp");
+        assert_eq!(scalp_field(&photo, None).get(20, 50), 1.0);
+    }
 
     #[test]
     fn skin_cluster() {
