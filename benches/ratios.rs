@@ -496,17 +496,7 @@ fn place_and_stamp(photo: &mut RgbImage, field: &DensityField, params: &Params) 
 
 /// JPEG q90 4:2:0 into a buffer, with the encoder `io::save_rgb` uses: the codec's share of the encode step.
 fn encode_in_memory(image: &RgbImage) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(4 << 20);
-    let mut enc = jpeg_encoder::Encoder::new(&mut buf, QUALITY);
-    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-    enc.encode(
-        image.as_raw(),
-        image.width() as u16,
-        image.height() as u16,
-        jpeg_encoder::ColorType::Rgb,
-    )
-    .expect("encode");
-    buf
+    io::encode_jpeg(image, QUALITY).expect("encode")
 }
 
 /// The naive way: every impression as a hard, integer-centred imageproc circle, each covered pixel blended by

@@ -224,6 +224,15 @@ fn check_quality(q: u8) -> Result<()> {
     Ok(())
 }
 
+/// JPEG bytes in memory, as [`save_rgb`] writes them (8-bit, 4:2:0, at `quality`): for embedding, e.g. in the
+/// slider page.
+pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>> {
+    check_quality(quality)?;
+    let mut bytes = Vec::new();
+    write_jpeg(&mut bytes, image, None, quality, Path::new("(in memory)"))?;
+    Ok(bytes)
+}
+
 /// JPEG at `quality`, 4:2:0, with `icc` embedded.
 fn write_jpeg(out: &mut impl Write, rgb: &RgbImage, icc: Option<&[u8]>, quality: u8, path: &Path) -> Result<()> {
     let (w, h) = rgb.dimensions();

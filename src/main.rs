@@ -485,6 +485,21 @@ fn refuse_overwrites(photo: &Path, design: &DesignArgs, outputs: &[&Path]) -> Re
     Ok(())
 }
 
+/// Writes the self-contained before/after slider page, its images capped at `max_width` and embedded as JPEG.
+fn write_slider(
+    path: &Path,
+    before: &image::RgbImage,
+    after: &image::RgbImage,
+    labels: &[String; 2],
+    title: &str,
+    max_width: u32,
+) -> Result<()> {
+    let embed = |img: &image::RgbImage| io::encode_jpeg(&compose::cap_width(img.clone(), Some(max_width)), 88);
+    let page = compose::html_slider(&embed(before)?, &embed(after)?, "image/jpeg", labels, title);
+    io::write_file(path, page.as_bytes())?;
+    Ok(())
+}
+
 /// The head outline a design file gives, if any.
 fn design_head(sources: &FieldSources) -> Option<smpsim::head::HeadModel> {
     sources.design.as_ref().and_then(|d| d.head)
@@ -770,32 +785,12 @@ fn render(args: &RenderArgs) -> Result<()> {
         io::save_image(path, &image::DynamicImage::ImageRgb8(sheet), icc, q)?;
     }
     if let Some(path) = &present.html {
-        let cap = |img: &image::RgbImage| compose::cap_width(img.clone(), Some(present.max_width.unwrap_or(2400)));
-        let encode_jpeg = |img: &image::RgbImage| -> Result<Vec<u8>> {
-            let mut bytes = Vec::new();
-            let mut e = jpeg_encoder::Encoder::new(&mut bytes, 88);
-            e.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-            e.encode(
-                img.as_raw(),
-                img.width() as u16,
-                img.height() as u16,
-                jpeg_encoder::ColorType::Rgb,
-            )
-            .context("encoding the page's images")?;
-            Ok(bytes)
-        };
         let title = present
             .caption
             .clone()
             .unwrap_or_else(|| "Scalp micropigmentation preview".into());
-        let page = compose::html_slider(
-            &encode_jpeg(&cap(&before_rgb))?,
-            &encode_jpeg(&cap(&first_after))?,
-            "image/jpeg",
-            &present.labels(),
-            &title,
-        );
-        io::write_file(path, page.as_bytes())?;
+        let max_width = present.max_width.unwrap_or(2400);
+        write_slider(path, &before_rgb, &first_after, &present.labels(), &title, max_width)?;
     }
     encode += t.elapsed().as_secs_f64();
     let stats = &rendered[0].2;
@@ -1068,27 +1063,8 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         if scale.estimated { "estimated" } else { "given" }
     );
     let slider = out.join("slider.html");
-    let jpeg = |img: &image::RgbImage| -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        jpeg_encoder::Encoder::new(&mut bytes, 88)
-            .encode(
-                img.as_raw(),
-                img.width() as u16,
-                img.height() as u16,
-                jpeg_encoder::ColorType::Rgb,
-            )
-            .context("encoding the page's images")?;
-        Ok(bytes)
-    };
     let labels = ["Before".to_string(), "After".to_string()];
-    let page = compose::html_slider(
-        &jpeg(&photo)?,
-        &jpeg(&rendered.image)?,
-        "image/jpeg",
-        &labels,
-        "smpsim demo",
-    );
-    io::write_file(&slider, page.as_bytes())?;
+    write_slider(&slider, &photo, &rendered.image, &labels, "smpsim demo", 2400)?;
     for p in [&after, &compare, &closeup, &design_overlay, &slider] {
         println!("wrote {}", p.display());
     }
