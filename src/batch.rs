@@ -20,7 +20,6 @@ use std::time::{Instant, SystemTime};
 use crate::config::{from_layers, read_table, Config};
 use crate::error::{Error, Result};
 use crate::io::{self, DecodeLimits};
-use crate::treatment::FieldSources;
 
 /// Extensions of photos the batch picks up (case-insensitive).
 pub const PHOTO_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "tif", "tiff"];
@@ -373,19 +372,14 @@ fn render_one(
     let loaded = io::load_with_limits(photo, &options.limits)?;
     let (w, h) = (loaded.image.width(), loaded.image.height());
     let mut params = config.treatment.clone();
-    let mut sources = FieldSources::default();
-    if let Some(p) = &inputs.hairline {
-        sources.design = Some(io::load_design(p)?.resolve(w, h, &p.display().to_string())?);
-    }
-    if let Some(p) = &inputs.mask {
-        sources.mask = Some(io::load_mask(p, w, h)?);
-    }
-    if let Some(p) = &inputs.density {
-        sources.density_map = Some(io::load_mask(p, w, h)?);
-    }
-    if let Some(p) = &inputs.exclude {
-        sources.exclusions.push(io::load_mask(p, w, h)?);
-    }
+    let files = io::SourceFiles {
+        hairline: inputs.hairline.as_deref(),
+        hairline_style: None,
+        mask: inputs.mask.as_deref(),
+        density_map: inputs.density.as_deref(),
+        exclusions: inputs.exclude.as_deref().into_iter().collect(),
+    };
+    let sources = io::load_sources(&files, w, h)?;
     // A head outline (the design's, unless the config gives one) brings its scale when none is set.
     if params.head.is_none() {
         params.head = sources.design.as_ref().and_then(|d| d.head);

@@ -182,6 +182,43 @@ pub fn load_design(path: &Path) -> Result<crate::design::Design> {
     crate::design::Design::parse(&text, format, &path.display().to_string())
 }
 
+/// The files a photo's density field is made from; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFiles<'a> {
+    /// A design (hairline) file.
+    pub hairline: Option<&'a Path>,
+    /// A style replacing the design's own (and its edge numbers).
+    pub hairline_style: Option<crate::design::HairlineStyle>,
+    /// A treatment mask.
+    pub mask: Option<&'a Path>,
+    /// A density map multiplied in.
+    pub density_map: Option<&'a Path>,
+    /// Exclusion masks (white = no impressions).
+    pub exclusions: Vec<&'a Path>,
+}
+
+/// Reads every file of `files` for a `width`×`height` photo (checking each mask's size) into field sources.
+pub fn load_sources(files: &SourceFiles, width: u32, height: u32) -> Result<crate::treatment::FieldSources> {
+    let mut sources = crate::treatment::FieldSources::default();
+    if let Some(path) = files.hairline {
+        let mut design = load_design(path)?;
+        if let Some(style) = files.hairline_style {
+            design = design.with_style(style);
+        }
+        sources.design = Some(design.resolve(width, height, &path.display().to_string())?);
+    }
+    if let Some(path) = files.mask {
+        sources.mask = Some(load_mask(path, width, height)?);
+    }
+    if let Some(path) = files.density_map {
+        sources.density_map = Some(load_mask(path, width, height)?);
+    }
+    for path in &files.exclusions {
+        sources.exclusions.push(load_mask(path, width, height)?);
+    }
+    Ok(sources)
+}
+
 /// Output formats, by file extension.
 fn format_of(path: &Path) -> Result<ImageFormat> {
     let ext = path

@@ -290,35 +290,30 @@ impl DesignArgs {
     ) -> Result<(DensityField, Scale, FieldSources)> {
         let (width, height) = (photo.width(), photo.height());
         let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::scalp_field(&photo.to_rgb8(), head));
-        let mut sources = FieldSources::default();
-        if let Some(path) = &self.hairline {
-            let mut design = io::load_design(path)?;
-            if let Some(style) = self.hairline_style {
-                design = design.with_style(style);
+        let files = io::SourceFiles {
+            hairline: self.hairline.as_deref(),
+            hairline_style: self.hairline_style,
+            mask: self.mask.as_deref(),
+            density_map: self.density_map.as_deref(),
+            exclusions: self.exclude.iter().map(PathBuf::as_path).collect(),
+        };
+        let mut sources = io::load_sources(&files, width, height)?;
+        /// `slot` times `field`, or `field` where the slot is empty.
+        fn multiply_into(slot: &mut Option<DensityField>, field: &DensityField) -> Result<()> {
+            match slot {
+                Some(m) => m.multiply(field)?,
+                None => *slot = Some(field.clone()),
             }
-            sources.design = Some(design.resolve(width, height, &path.display().to_string())?);
+            Ok(())
         }
-        if let Some(path) = &self.mask {
-            sources.mask = Some(io::load_mask(path, width, height)?);
-        }
-        if let (Some(skin), true) = (&skin, self.auto_mask) {
-            // The skin as the mask (times a given one).
-            match &mut sources.mask {
-                Some(m) => m.multiply(skin)?,
-                None => sources.mask = Some(skin.clone()),
+        if let Some(skin) = &skin {
+            // Auto mask: the skin is the mask (times a given one). Skin only: multiplied in like a density map,
+            // so nothing lands on hair, brows or backdrop.
+            if self.auto_mask {
+                multiply_into(&mut sources.mask, skin)?;
             }
-        }
-        if let Some(path) = &self.density_map {
-            sources.density_map = Some(io::load_mask(path, width, height)?);
-        }
-        for path in &self.exclude {
-            sources.exclusions.push(io::load_mask(path, width, height)?);
-        }
-        if let (Some(skin), true) = (&skin, self.skin_only) {
-            // Multiplied in like a density map: nothing lands on hair, brows or backdrop.
-            match &mut sources.density_map {
-                Some(m) => m.multiply(skin)?,
-                None => sources.density_map = Some(skin.clone()),
+            if self.skin_only {
+                multiply_into(&mut sources.density_map, skin)?;
             }
         }
         let (field, scale) = sources.build(width, height, px_per_mm, seed)?;
