@@ -38,23 +38,38 @@ pub fn decode_table_16() -> &'static [f32] {
     T.get_or_init(|| (0..=u16::MAX).map(|v| srgb_to_linear(v as f32 / 65535.0)).collect())
 }
 
-/// 8-bit sRGB of linear light quantised to 16 bits; index with [`encode_index`].
-pub fn encode_table() -> &'static [u8] {
-    static T: OnceLock<Vec<u8>> = OnceLock::new();
+/// 8-bit sRGB of linear light quantised to 16 bits; read it with [`encode`].
+pub fn encode_table() -> &'static EncodeTable {
+    static T: OnceLock<Box<EncodeTable>> = OnceLock::new();
     T.get_or_init(|| {
-        (0..ENCODE_STEPS)
-            .map(|i| {
-                let l = i as f32 / (ENCODE_STEPS - 1) as f32;
-                (linear_to_srgb(l) * 255.0).round() as u8
-            })
-            .collect()
+        let mut table = Box::new([0u8; ENCODE_STEPS]);
+        for (i, v) in table.iter_mut().enumerate() {
+            let l = i as f32 / (ENCODE_STEPS - 1) as f32;
+            *v = (linear_to_srgb(l) * 255.0).round() as u8;
+        }
+        table
     })
 }
 
-/// Index into [`encode_table`] for linear light `l` in 0–1.
+/// The linear → 8-bit sRGB table.
+pub type EncodeTable = [u8; ENCODE_STEPS];
+
+/// 8-bit sRGB of linear light `l` (clamped to 0–1), through `table` ([`encode_table`]).
 #[inline]
-pub fn encode_index(l: f32) -> usize {
-    (l.clamp(0.0, 1.0) * (ENCODE_STEPS - 1) as f32 + 0.5) as usize
+pub fn encode(l: f32, table: &EncodeTable) -> u8 {
+    // The mask is a no-op after the clamp; it lets the compiler drop the bounds check.
+    table[round_small(l.clamp(0.0, 1.0) * (ENCODE_STEPS - 1) as f32) as usize & (ENCODE_STEPS - 1)]
+}
+
+/// `x` rounded to the nearest integer (ties to even), for 0 ≤ x < 2²².
+///
+/// Adding 1.5·2²³ leaves the rounded value in the low mantissa bits. This is the same on every machine, and it
+/// is three instructions where `as usize` is a dozen: Rust's saturating float → integer cast must check for
+/// NaN and range, and it sits in the innermost loop of stamping.
+#[inline]
+pub fn round_small(x: f32) -> u32 {
+    const SHIFT: f32 = 12_582_912.0; // 1.5 · 2²³
+    (x + SHIFT).to_bits() & 0x003F_FFFF
 }
 
 #[cfg(test)]
@@ -65,7 +80,7 @@ mod tests {
     fn every_8bit_value_round_trips() {
         let (dec, enc) = (decode_table(), encode_table());
         for v in 0..=255u8 {
-            assert_eq!(enc[encode_index(dec[v as usize])], v, "value {v}");
+            assert_eq!(encode(dec[v as usize], enc), v, "value {v}");
         }
     }
 
@@ -75,6 +90,22 @@ mod tests {
         for v in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {
             let t = u16::tables();
             assert_eq!(u16::from_linear(v.to_linear(t), t), v, "value {v}");
+        }
+    }
+
+    #[test]
+    fn round_small_rounds_to_nearest_even() {
+        for (x, want) in [
+            (0.0, 0),
+            (0.49, 0),
+            (0.5, 0),
+            (0.51, 1),
+            (1.5, 2),
+            (2.5, 2),
+            (65534.7, 65535),
+            (4e6, 4_000_000),
+        ] {
+            assert_eq!(round_small(x), want, "{x}");
         }
     }
 

@@ -182,8 +182,15 @@ impl DensityField {
             .values
             .par_chunks(w)
             .map(|row| {
-                let first = row.iter().position(|&v| v > 0)?;
-                let last = row.iter().rposition(|&v| v > 0)?;
+                // Whole 64-byte blocks are tested with a vectorised OR before looking for the first byte:
+                // most of a mask's rows are empty, and a byte-by-byte search of them dominated placement.
+                const BLOCK: usize = 64;
+                let any = |c: &[u8]| c.iter().fold(0u8, |a, &v| a | v) != 0;
+                let head = row.chunks(BLOCK).position(any)?;
+                let tail = row.chunks(BLOCK).rposition(any)?;
+                let first = head * BLOCK + row[head * BLOCK..].iter().position(|&v| v > 0)?;
+                let last_block = &row[..(tail * BLOCK + BLOCK).min(row.len())];
+                let last = last_block.iter().rposition(|&v| v > 0)?;
                 Some((first, last))
             })
             .collect();
@@ -257,6 +264,32 @@ mod tests {
         );
         assert!((f.weighted_area_px() - 100.0).abs() < 1e-9);
         assert_eq!(DensityField::uniform(5, 5, 0.0).bounding_box(), None);
+    }
+
+    #[test]
+    fn bounding_box_finds_single_pixels_in_any_block() {
+        // Widths around the 64-byte blocks of the search, pixels at block edges and in the last partial block.
+        for w in [1u32, 63, 64, 65, 130, 301] {
+            for x in [0, w / 2, w.saturating_sub(1), 63.min(w - 1), 64.min(w - 1)] {
+                for x2 in [x, w - 1] {
+                    let f = DensityField::from_fn(w, 7, |px, py| {
+                        let hit = (px as u32 == x && py as u32 == 2) || (px as u32 == x2 && py as u32 == 4);
+                        if hit {
+                            0.5
+                        } else {
+                            0.0
+                        }
+                    });
+                    let want = PixelRect {
+                        x0: x.min(x2),
+                        y0: 2,
+                        x1: x.max(x2) + 1,
+                        y1: 5,
+                    };
+                    assert_eq!(f.bounding_box(), Some(want), "width {w}, x {x}, x2 {x2}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! The ranked blue-noise tile ([`crate::blue_noise`]) is laid over the photo at the scale that gives the
 //! requested density, and a point is kept where its rank (as a fraction of the tile) falls below the density
 //! field. Work is split into fixed cells of the tile (sized by the tile, never by thread count) and gathered in
-//! cell order, and each impression's look comes from a generator seeded by its own identity, so the result is
+//! cell order, and each impression's look comes from draws hashed from its own identity, so the result is
 //! the same on any number of threads and does not depend on which other points were kept.
 
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64Mcg;
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -52,18 +52,25 @@ const CELLS: usize = 16;
 /// density that would ask for far more than any photo can show.
 pub const MAX_IMPRESSIONS: f64 = 30_000_000.0;
 
-/// The tile's points transformed for one seed and bucketed by cell.
+/// The tile's points under one of the square's 8 symmetries, bucketed by cell.
 struct SeededTile {
-    /// (u, v, rank index) in `[0,1)²`, grouped by cell.
+    /// (u, v, rank index) in `[0,1)²`, grouped by cell, each cell's points in row order (by v) so that reading
+    /// the density field under them walks memory forwards.
     points: Vec<(f32, f32, u32)>,
     /// Start of each cell's points in `points`; `CELLS² + 1` entries.
     cell_start: Vec<usize>,
 }
 
 impl SeededTile {
-    fn new(seed: u64) -> Self {
-        // One of the square's 8 symmetries, chosen by the seed, so different seeds give different patterns.
-        let symmetry = mix(seed, 0x7113) % 8;
+    /// The tile for `seed`: one of the square's 8 symmetries, chosen by the seed, so different seeds give
+    /// different patterns. Each symmetry is built once per process.
+    fn for_seed(seed: u64) -> &'static SeededTile {
+        static TILES: [OnceLock<SeededTile>; 8] = [const { OnceLock::new() }; 8];
+        let symmetry = (mix(seed, 0x7113) % 8) as usize;
+        TILES[symmetry].get_or_init(|| SeededTile::new(symmetry))
+    }
+
+    fn new(symmetry: usize) -> Self {
         let tile = ranked_tile();
         let transformed: Vec<(f32, f32, u32)> = tile
             .iter()
@@ -94,6 +101,9 @@ impl SeededTile {
             points[fill[c]] = p;
             fill[c] += 1;
         }
+        for c in 0..CELLS * CELLS {
+            points[cell_start[c]..cell_start[c + 1]].sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)));
+        }
         SeededTile { points, cell_start }
     }
 }
@@ -116,17 +126,29 @@ fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The random draws of one impression: SplitMix64 started from a hash of its identity (tile instance and
+/// rank). Four draws per impression need no more; seeding a full generator per impression cost more than
+/// the rest of placement together.
+struct Draws(u64);
+
+impl Draws {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.0, 0)
+    }
+}
+
 /// An approximately standard normal sample from one 64-bit draw: the sum of four 16-bit uniforms, centred and
 /// scaled to unit variance (Irwin–Hall). Its tails stop at ±3.5σ, which suits physical variation (no
 /// impression ten times the mean), and it costs a fraction of Box–Muller's logarithm and cosine.
-fn normal(rng: &mut Pcg64Mcg) -> f32 {
+fn normal(rng: &mut Draws) -> f32 {
     let bits = rng.next_u64();
     let sum: u32 = (0..4).map(|k| ((bits >> (16 * k)) & 0xFFFF) as u32).sum();
     (sum as f32 / 65536.0 - 2.0) * 3f32.sqrt()
 }
 
 /// Two uniforms in [0, 1) from one 64-bit draw.
-fn uniform_pair(rng: &mut Pcg64Mcg) -> (f32, f32) {
+fn uniform_pair(rng: &mut Draws) -> (f32, f32) {
     let bits = rng.next_u64();
     let unit = |b: u64| (b >> 8) as f32 / (1u64 << 24) as f32;
     (unit(bits & 0xFFFF_FFFF), unit(bits >> 32))
@@ -160,7 +182,7 @@ impl Look {
     }
 
     /// The impression at (x, y) whose look is drawn from `rng`.
-    fn impression(&self, rng: &mut Pcg64Mcg, x: f32, y: f32, rank: f32) -> Impression {
+    fn impression(&self, rng: &mut Draws, x: f32, y: f32, rank: f32) -> Impression {
         let r = self.mean_radius_px * (self.log_mu + self.log_sigma * normal(rng)).exp();
         let (u_elongation, u_angle) = uniform_pair(rng);
         let elongation = 1.0 + (self.max_elongation - 1.0) * u_elongation;
@@ -222,7 +244,7 @@ pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Ve
         (m * 1.05).min(crate::head::MAX_FORESHORTENING)
     });
     let period = (TILE_POINTS as f64 / (density_px * max_factor as f64)).sqrt();
-    let tile = SeededTile::new(params.seed);
+    let tile = SeededTile::for_seed(params.seed);
     let offset_x = (mix(params.seed, 0x0FF5E7) >> 11) as f64 / (1u64 << 53) as f64 * period;
     let offset_y = (mix(params.seed, 0x0FF5E8) >> 11) as f64 / (1u64 << 53) as f64 * period;
     let look = Look::new(params, px_per_mm);
@@ -270,7 +292,7 @@ pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Ve
                         (threshold, Some(f))
                     }
                 };
-                let mut rng = Pcg64Mcg::seed_from_u64(mix(instance, rank as u64));
+                let mut rng = Draws(mix(instance, rank as u64));
                 let mut imp = look.impression(&mut rng, x, y, rank_fraction);
                 imp.threshold = threshold;
                 if let Some(f) = facing {

@@ -5,6 +5,11 @@
 //! convolved with a Gaussian (the skin's scatter plus the pixel's own box, approximated by a Gaussian of the
 //! same variance, 1/12 px²). That profile has no closed form, so it is tabulated once, in units of the blur σ:
 //! one row per disc radius ρ = r/σ, one column per distance t = d/σ from the centre.
+//!
+//! Stamping reads a second form of the same rows, indexed by the *squared* distance q = t² ([`q_row`]): an
+//! impression's q is a quadratic in x along a pixel row, so it is stepped by two additions per pixel, with no
+//! square root. Each q row ends [`CUT_SIGMAS`] past the disc's edge, where the coverage is too faint to move
+//! an 8-bit value.
 
 use std::sync::OnceLock;
 
@@ -26,10 +31,57 @@ fn table() -> &'static [f32] {
     })
 }
 
-/// One row of the profile: coverage at distance `t` (in σ) is `row[t * T_STEPS]`, linearly interpolated.
+/// One row of the profile (the tests' reference for [`q_row`]): coverage at distance `t` (in σ) is `row[t * T_STEPS]`, linearly interpolated.
+#[cfg(test)]
 pub fn profile_row(rho: f32) -> &'static [f32] {
-    let row = (rho.clamp(0.0, MAX_RHO) * RHO_STEPS).round() as usize;
+    let row = row_index(rho);
     &table()[row * COLUMNS..(row + 1) * COLUMNS]
+}
+
+/// Where an impression ends, in σ past its disc's edge. The coverage there is at most 1.35e-3 (the Gaussian
+/// tail at 3σ), so with any pigment and opacity no 8-bit value would move by more than 0.2 of a level.
+pub const CUT_SIGMAS: f32 = 3.0;
+
+/// Columns of a [`q_row`] before its cut; the row holds two more (zeros) so interpolation never runs off it.
+pub const Q_COLUMNS: usize = 256;
+
+/// A profile row indexed by squared distance.
+#[derive(Debug, Clone, Copy)]
+pub struct QRow {
+    /// Coverage at column `c` = q · `columns_per_q` (q = t², in σ²), for `c` in 0..=[`Q_COLUMNS`], then zeros.
+    pub values: &'static [f32; Q_COLUMNS + 2],
+    /// Columns per unit of q.
+    pub columns_per_q: f32,
+}
+
+/// The squared-distance form of [`profile_row`]`(rho)`, resampled once per process from the baked table.
+pub fn q_row(rho: f32) -> QRow {
+    static ROWS: OnceLock<Vec<[f32; Q_COLUMNS + 2]>> = OnceLock::new();
+    let rows = ROWS.get_or_init(|| {
+        (0..profile::ROWS)
+            .map(|r| {
+                let (t_row, q_end) = (&table()[r * COLUMNS..(r + 1) * COLUMNS], q_end(r));
+                std::array::from_fn(|c| match c {
+                    0..=Q_COLUMNS => sample(t_row, (c as f32 * q_end / Q_COLUMNS as f32).sqrt()),
+                    _ => 0.0,
+                })
+            })
+            .collect()
+    });
+    let r = row_index(rho);
+    QRow {
+        values: &rows[r],
+        columns_per_q: Q_COLUMNS as f32 / q_end(r),
+    }
+}
+
+/// The squared distance (σ²) where row `r`'s q form is cut.
+fn q_end(r: usize) -> f32 {
+    (r as f32 / RHO_STEPS + CUT_SIGMAS).powi(2)
+}
+
+fn row_index(rho: f32) -> usize {
+    (rho.clamp(0.0, MAX_RHO) * RHO_STEPS).round() as usize
 }
 
 /// Coverage at distance `t` (in σ) along a row from [`profile_row`]; zero past the table.
@@ -84,6 +136,25 @@ mod tests {
         assert!(sample(row, 0.0) > 0.999);
         assert!((sample(row, 10.0) - 0.5).abs() < 0.02, "{}", sample(row, 10.0));
         assert!(sample(row, 16.0) < 1e-4);
+    }
+
+    #[test]
+    fn q_rows_agree_with_t_rows_and_end_faint() {
+        for rho in [0.5f32, 1.0, 2.3, 4.0, 12.0] {
+            let (t_row, q) = (profile_row(rho), q_row(rho));
+            for t in [0.0f32, 0.3, 1.0, rho, rho + 1.0, rho + 2.5] {
+                let column = t * t * q.columns_per_q;
+                let (i, f) = (column as usize, column.fract());
+                let got = q.values[i] + (q.values[i + 1] - q.values[i]) * f;
+                assert!(
+                    (got - sample(t_row, t)).abs() < 2e-3,
+                    "rho {rho} t {t}: {got} vs {}",
+                    sample(t_row, t)
+                );
+            }
+            assert!(q.values[Q_COLUMNS] < 1.4e-3, "rho {rho}: {}", q.values[Q_COLUMNS]);
+            assert_eq!(q.values[Q_COLUMNS + 1], 0.0);
+        }
     }
 
     #[test]

@@ -1,30 +1,32 @@
 //! Stamping: pigment absorbs light under each impression, in linear light, band by band in parallel.
 //!
-//! The image is cut into horizontal bands of [`BAND_ROWS`] rows. Each band collects the impressions whose box
-//! touches it (in placement order), multiplies their transmittance into a small per-band buffer, then turns
-//! the photo's pixels into linear light, multiplies, and back — only where pigment landed. Bands never share
-//! pixels and each pixel's product is taken in the same order, so any number of threads gives the same bytes.
+//! The image is cut into horizontal bands of [`BAND_ROWS`] rows. Each band takes the impressions whose box
+//! touches it, in placement order, and darkens the pixels each one covers: the pixel goes to linear light, loses
+//! the fraction of light the pigment absorbs there, and goes back. Bands never share pixels and each pixel sees
+//! its impressions in the same order, so any number of threads gives the same bytes.
 //!
 //! Absorption (multiplication) rather than painting keeps the photo's own light: a highlight stays brighter
 //! than a shadow under the same impression, skin texture shows through, and a pixel can only get darker.
+//!
+//! The hot loop walks one pixel row of one impression: the squared distance q is a quadratic in x, so it is
+//! stepped by two additions per pixel and looks up the coverage in a q-indexed profile row ([`q_row`]).
 
 use rayon::prelude::*;
 
-use crate::colour::{decode_table, decode_table_16, encode_index, encode_table, linear_to_srgb, srgb_to_linear};
+use crate::colour::{
+    decode_table, decode_table_16, encode, encode_table, linear_to_srgb, round_small, srgb_to_linear, EncodeTable,
+};
 use crate::field::DensityField;
 use crate::params::Rgb8;
 use crate::place::Impression;
-use crate::splat::{profile_row, sample, MAX_RHO};
+use crate::splat::{q_row, MAX_RHO, Q_COLUMNS};
 use crate::stamp_veil::highlight_share;
 
-/// How far past an impression's edge its box reaches, in blur σ: beyond 3.5σ the coverage is under 3e-4,
-/// less than a thousandth of a level after any opacity.
-const REACH_SIGMAS: f32 = 3.5;
+/// Coverage × absorption below which a pixel is left alone: it would move an 8-bit value by under a quarter of
+/// a level, and skipping it saves the conversion of most of each impression's faint rim.
+const FAINT: f32 = 1.0 / 512.0;
 
-/// Smallest coverage stamped: 1/2048, under a tenth of an 8-bit level at any opacity.
-const MIN_COVER: f32 = 1.0 / 2048.0;
-
-/// Rows per band: small enough that a band's buffer stays in cache, large enough to amortise the set-up.
+/// Rows per band: enough bands to share among threads, few enough that an impression rarely spans two.
 pub const BAND_ROWS: usize = 16;
 
 /// Optical settings for a stamping pass.
@@ -36,31 +38,44 @@ pub struct Ink {
     pub blur_px: f32,
 }
 
-/// An impression ready to draw: its quadratic form, reach and colour, in pixel units.
-struct Prepared<'a> {
+/// An impression ready to draw, in pixel units: its profile row and the quadratic form that indexes it.
+struct Prepared {
     cx: f32,
     cy: f32,
-    /// d²/σ² = a·dx² + b·dx·dy + c·dy²
+    /// Profile column at offset (dx, dy) from the centre: qa·dx² + qb·dx·dy + qc·dy². The impression ends
+    /// where this reaches [`Q_COLUMNS`].
     qa: f32,
     qb: f32,
     qc: f32,
-    reach: f32,
-    /// Largest d²/σ² with visible coverage: (r/σ + REACH_SIGMAS)².
-    q_max: f32,
-    row: &'a [f32],
+    /// Half height of the box around that ellipse.
+    half_h: f32,
+    profile: &'static [f32; Q_COLUMNS + 2],
     /// Per channel: fraction of light the pigment absorbs at full coverage, times opacity.
     absorb: [f32; 3],
+    /// The smallest coverage worth drawing: [`FAINT`] over the strongest absorption.
+    min_cover: f32,
+    /// 1 / (2·qa), for solving each row's span.
+    half_over_qa: f32,
 }
 
-impl<'a> Prepared<'a> {
+impl Prepared {
     fn new(imp: &Impression, ink: &Ink, shade_linear: [f32; 3]) -> Self {
         let (a, b) = (imp.radius_major.max(1e-3), imp.radius_minor.max(1e-3));
         let r = (a * b).sqrt();
         // Skin blur plus the pixel's box (variance 1/12 px²); never sharper than the table's widest disc.
         let sigma = (ink.blur_px * ink.blur_px + 1.0 / 12.0).sqrt().max(r / MAX_RHO);
+        let row = q_row(r / sigma);
         let (s, c) = imp.angle.sin_cos();
         // Stretch the ellipse into a circle of radius r: along the major axis by b/a, across by a/b.
-        let (ka, kb) = ((b / a) / (sigma * sigma), (a / b) / (sigma * sigma));
+        let scale = row.columns_per_q / (sigma * sigma);
+        let (ka, kb) = ((b / a) * scale, (a / b) * scale);
+        let (qa, qb, qc) = (
+            ka * c * c + kb * s * s,
+            2.0 * (ka - kb) * c * s,
+            ka * s * s + kb * c * c,
+        );
+        // The ellipse q ≤ Q reaches √(Q·qa/det) above and below its centre, det = qa·qc − qb²/4 = ka·kb.
+        let det = ka * kb;
         let absorb = std::array::from_fn(|ch| {
             let pigment = (shade_linear[ch] * imp.tone).min(1.0);
             imp.opacity * (1.0 - pigment)
@@ -68,14 +83,22 @@ impl<'a> Prepared<'a> {
         Prepared {
             cx: imp.x,
             cy: imp.y,
-            qa: ka * c * c + kb * s * s,
-            qb: 2.0 * (ka - kb) * c * s,
-            qc: ka * s * s + kb * c * c,
-            reach: a + REACH_SIGMAS * sigma,
-            q_max: (r / sigma + REACH_SIGMAS).powi(2),
-            row: profile_row(r / sigma),
+            qa,
+            qb,
+            qc,
+            half_h: (Q_COLUMNS as f32 * qa / det).sqrt(),
+            profile: row.values,
+            min_cover: FAINT / absorb[0].max(absorb[1]).max(absorb[2]).max(FAINT),
             absorb,
+            half_over_qa: 0.5 / qa,
         }
+    }
+
+    /// The image rows (pixel centres) inside the ellipse, clipped to `rows`.
+    fn rows(&self, rows: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let y0 = (ceil(self.cy - self.half_h - 0.5).max(0) as usize).max(rows.start);
+        let y1 = ((floor(self.cy + self.half_h - 0.5) + 1).max(0) as usize).min(rows.end);
+        y0..y1.max(y0)
     }
 }
 
@@ -92,7 +115,7 @@ pub trait Channel: Copy + Ord + Send + Sync {
 }
 
 impl Channel for u8 {
-    type Tables = (&'static [f32; 256], &'static [u8]);
+    type Tables = (&'static [f32; 256], &'static EncodeTable);
     fn tables() -> Self::Tables {
         (decode_table(), encode_table())
     }
@@ -102,7 +125,7 @@ impl Channel for u8 {
     }
     #[inline]
     fn from_linear(l: f32, t: Self::Tables) -> Self {
-        t.1[encode_index(l)]
+        encode(l, t.1)
     }
 }
 
@@ -147,103 +170,95 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
     let bands = h.div_ceil(BAND_ROWS);
     let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
     for (i, p) in prepared.iter().enumerate() {
-        let y0 = (p.cy - p.reach).floor().max(0.0) as usize;
-        let y1 = ((p.cy + p.reach).ceil().max(0.0) as usize).min(h - 1);
-        for band in by_band.iter_mut().take(y1 / BAND_ROWS + 1).skip(y0 / BAND_ROWS) {
-            band.push(i as u32);
-        }
-    }
-    data.par_chunks_mut(w * channels * BAND_ROWS)
-        .zip(by_band.par_iter())
-        .enumerate()
-        // One transmittance buffer per worker, reused band after band (fresh allocations page-faulted).
-        .for_each_init(Vec::new, |transmit, (band, (pixels, list))| {
-            if !list.is_empty() {
-                stamp_band(pixels, channels, w, band * BAND_ROWS, field, &prepared, list, transmit);
-            }
-        });
-}
-
-/// Stamps the impressions `list` into one band of rows starting at image row `top`.
-#[allow(clippy::too_many_arguments)]
-fn stamp_band<T: Channel>(
-    pixels: &mut [T],
-    channels: usize,
-    w: usize,
-    top: usize,
-    field: &DensityField,
-    all: &[Prepared],
-    list: &[u32],
-    transmit: &mut Vec<f32>,
-) {
-    let rows = pixels.len() / (w * channels);
-    // The band's transmittance only spans the columns its impressions reach.
-    let (mut x_lo, mut x_hi) = (w, 0usize);
-    for &i in list {
-        let p = &all[i as usize];
-        x_lo = x_lo.min((p.cx - p.reach).floor().max(0.0) as usize);
-        x_hi = x_hi.max(((p.cx + p.reach).ceil().max(0.0) as usize + 1).min(w));
-    }
-    if x_lo >= x_hi {
-        return;
-    }
-    let span = x_hi - x_lo;
-    transmit.clear();
-    transmit.resize(span * rows * 3, 1.0);
-    for &i in list {
-        let p = &all[i as usize];
-        let x0 = ((p.cx - p.reach).floor().max(x_lo as f32) as usize).max(x_lo);
-        let x1 = ((p.cx + p.reach).ceil() as usize + 1).min(x_hi);
-        let y0 = ((p.cy - p.reach).floor().max(top as f32) as usize).max(top);
-        let y1 = ((p.cy + p.reach).ceil() as usize + 1).min(top + rows);
-        for y in y0..y1 {
-            let dy = y as f32 + 0.5 - p.cy;
-            let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
-            // Only the columns inside the ellipse q ≤ q_max: solve qa·dx² + qxy·dx + qy = q_max.
-            let disc = qxy * qxy - 4.0 * p.qa * (qy - p.q_max);
-            if disc < 0.0 {
-                continue;
-            }
-            let root = disc.sqrt();
-            let (lo, hi) = ((-qxy - root) / (2.0 * p.qa), (-qxy + root) / (2.0 * p.qa));
-            let rx0 = ((p.cx + lo - 0.5).floor().max(x0 as f32) as usize).max(x0);
-            let rx1 = ((p.cx + hi + 0.5).ceil().max(0.0) as usize + 1).min(x1);
-            if rx0 >= rx1 {
-                continue;
-            }
-            let field_row = &field.row(y as u32)[rx0..rx1];
-            let t_row = &mut transmit[((y - top) * span + (rx0 - x_lo)) * 3..((y - top) * span + (rx1 - x_lo)) * 3];
-            for (k, (t, &level)) in t_row.chunks_exact_mut(3).zip(field_row).enumerate() {
-                if level == 0 {
-                    continue;
-                }
-                let dx = (rx0 + k) as f32 + 0.5 - p.cx;
-                let q = p.qa * dx * dx + qxy * dx + qy;
-                let cover = sample(p.row, q.max(0.0).sqrt());
-                // Below this no channel can move by a level: leave the pixel exactly untouched (and unconverted).
-                if cover > MIN_COVER {
-                    t[0] *= 1.0 - cover * p.absorb[0];
-                    t[1] *= 1.0 - cover * p.absorb[1];
-                    t[2] *= 1.0 - cover * p.absorb[2];
-                }
+        let rows = p.rows(0..h);
+        if !rows.is_empty() {
+            for band in &mut by_band[rows.start / BAND_ROWS..=(rows.end - 1) / BAND_ROWS] {
+                band.push(i as u32);
             }
         }
     }
     let tables = T::tables();
-    for y in 0..rows {
-        let px = &mut pixels[(y * w + x_lo) * channels..(y * w + x_hi) * channels];
-        let tr = &transmit[y * span * 3..(y + 1) * span * 3];
-        for (p, t) in px.chunks_exact_mut(channels).zip(tr.chunks_exact(3)) {
-            if t[0] < 1.0 || t[1] < 1.0 || t[2] < 1.0 {
-                let linear = [p[0].to_linear(tables), p[1].to_linear(tables), p[2].to_linear(tables)];
-                // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
-                let veil = highlight_share(linear);
-                for ((v, &t), l) in p.iter_mut().zip(t).zip(linear) {
-                    let t = t + veil * (1.0 - t);
-                    // Every value round-trips through linear light, so this never lightens; min() guarantees it.
-                    *v = (*v).min(T::from_linear(l * t, tables));
+    data.par_chunks_mut(w * channels * BAND_ROWS)
+        .zip(by_band.par_iter())
+        .enumerate()
+        .for_each(|(band, (pixels, list))| {
+            let top = band * BAND_ROWS;
+            let rows = top..top + pixels.len() / (w * channels);
+            for &i in list {
+                let p = &prepared[i as usize];
+                for y in p.rows(rows.clone()) {
+                    let row = &mut pixels[(y - top) * w * channels..(y - top + 1) * w * channels];
+                    stamp_row(row, channels, field.row(y as u32), y, p, tables);
                 }
             }
+        });
+}
+
+/// Darkens the pixels of image row `y` (`row`, interleaved) that impression `p` covers.
+#[inline]
+fn stamp_row<T: Channel>(row: &mut [T], channels: usize, field_row: &[u8], y: usize, p: &Prepared, tables: T::Tables) {
+    let w = field_row.len();
+    let dy = y as f32 + 0.5 - p.cy;
+    let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
+    // The pixel centres inside the ellipse: qa·dx² + qxy·dx + qy ≤ Q.
+    let disc = qxy * qxy - 4.0 * p.qa * (qy - Q_COLUMNS as f32);
+    if disc < 0.0 {
+        return;
+    }
+    let root = disc.sqrt();
+    let (lo, hi) = ((-qxy - root) * p.half_over_qa, (-qxy + root) * p.half_over_qa);
+    let x0 = ceil(p.cx + lo - 0.5).max(0) as usize;
+    let x1 = ((floor(p.cx + hi - 0.5) + 1).max(0) as usize).min(w);
+    if x0 >= x1 {
+        return;
+    }
+    // q and its first and second differences along the row.
+    let dx = x0 as f32 + 0.5 - p.cx;
+    let mut q = (p.qa * dx + qxy) * dx + qy;
+    let mut step = p.qa * (2.0 * dx + 1.0) + qxy;
+    let curve = 2.0 * p.qa;
+    let limit = Q_COLUMNS as f32;
+    for (px, &level) in row[x0 * channels..x1 * channels]
+        .chunks_exact_mut(channels)
+        .zip(&field_row[x0..x1])
+    {
+        let column = q.clamp(0.0, limit);
+        q += step;
+        step += curve;
+        if level == 0 {
+            continue;
+        }
+        // ⌊column⌋ (column ≥ 0): rounding column − ½ gives it, or the integer below when column is whole.
+        let i = round_small(column - 0.5) as usize;
+        let cover = p.profile[i] + (p.profile[i + 1] - p.profile[i]) * (column - i as f32);
+        if cover < p.min_cover {
+            continue;
+        }
+        let linear = [
+            px[0].to_linear(tables),
+            px[1].to_linear(tables),
+            px[2].to_linear(tables),
+        ];
+        // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
+        let veil = highlight_share(linear);
+        for ch in 0..3 {
+            let t = 1.0 - cover * p.absorb[ch] * (1.0 - veil);
+            // Every value round-trips through linear light, so this never lightens; min() guarantees it.
+            px[ch] = px[ch].min(T::from_linear(linear[ch] * t, tables));
         }
     }
+}
+
+/// ⌊x⌋ without a libm call (x86-64's baseline has no rounding instruction); |x| is far below 2⁶³ here.
+#[inline]
+fn floor(x: f32) -> i64 {
+    let t = x as i64;
+    t - (x < t as f32) as i64
+}
+
+/// ⌈x⌉ without a libm call.
+#[inline]
+fn ceil(x: f32) -> i64 {
+    let t = x as i64;
+    t + (x > t as f32) as i64
 }
