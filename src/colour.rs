@@ -54,11 +54,15 @@ pub fn encode_table() -> &'static EncodeTable {
 /// The linear → 8-bit sRGB table.
 pub type EncodeTable = [u8; ENCODE_STEPS];
 
-/// 8-bit sRGB of linear light `l` (clamped to 0–1), through `table` ([`encode_table`]).
+/// 8-bit sRGB of linear light `l` (0–1), through `table` ([`encode_table`]).
+///
+/// Callers keep `l` within 0–1 (stamping only multiplies a pixel's light by a transmittance); outside it the
+/// result is some table entry, never a panic: the mask keeps the index in bounds and lets the compiler drop the
+/// bounds check.
 #[inline]
 pub fn encode(l: f32, table: &EncodeTable) -> u8 {
-    // The mask is a no-op after the clamp; it lets the compiler drop the bounds check.
-    table[round_small(l.clamp(0.0, 1.0) * (ENCODE_STEPS - 1) as f32) as usize & (ENCODE_STEPS - 1)]
+    debug_assert!((0.0..=1.0).contains(&l), "{l}");
+    table[round_small(l * (ENCODE_STEPS - 1) as f32) as usize & (ENCODE_STEPS - 1)]
 }
 
 /// `x` rounded to the nearest integer (ties to even), for 0 ≤ x < 2²².

@@ -222,7 +222,10 @@ fn stamp_row<T: Channel>(row: &mut [T], channels: usize, field_row: &[u8], y: us
         .chunks_exact_mut(channels)
         .zip(&field_row[x0..x1])
     {
-        let column = q.clamp(0.0, limit);
+        // Float rounding in the stepping can leave q a hair outside 0..=Q; plain comparisons, as f32::clamp's
+        // NaN handling costs more than the rest of this line.
+        let column = if q > 0.0 { q } else { 0.0 };
+        let column = if column < limit { column } else { limit };
         q += step;
         step += curve;
         if level == 0 {

@@ -9,8 +9,14 @@
 /// darken: none below a weakest channel of 0.45 (about sRGB 180), rising smoothly to 0.8 at 0.9.
 #[inline]
 pub fn highlight_share(linear: [f32; 3]) -> f32 {
-    let white = linear[0].min(linear[1]).min(linear[2]);
-    let t = ((white - 0.45) / 0.45).clamp(0.0, 1.0);
+    // Plain comparisons rather than f32::min/clamp, whose NaN rules cost several instructions: this runs for
+    // every pixel under pigment, and linear light from the decode tables is never NaN.
+    let smaller = |a: f32, b: f32| if a < b { a } else { b };
+    let white = smaller(smaller(linear[0], linear[1]), linear[2]);
+    if white <= 0.45 {
+        return 0.0; // most skin
+    }
+    let t = smaller((white - 0.45) / 0.45, 1.0);
     0.8 * t * t * (3.0 - 2.0 * t)
 }
 
