@@ -338,6 +338,25 @@ pub fn html_slider(before: &[u8], after: &[u8], mime: &str, labels: &[String; 2]
 
 const HTML_TEMPLATE: &str = include_str!("slider.html");
 
+/// The slider page ([`html_slider`]) for two images of the same size, each capped at `max_width` and embedded
+/// as JPEG (quality 88: the page is for looking at, and a phone must open it).
+pub fn slider_page(
+    before: &RgbImage,
+    after: &RgbImage,
+    labels: &[String; 2],
+    title: &str,
+    max_width: u32,
+) -> crate::Result<String> {
+    let embed = |img: &RgbImage| crate::io::encode_jpeg(&cap_width(img.clone(), Some(max_width)), 88);
+    Ok(html_slider(
+        &embed(before)?,
+        &embed(after)?,
+        "image/jpeg",
+        labels,
+        title,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,18 +80,22 @@ impl Config {
 /// Reads a TOML table from `path`, checking on its own that it is a valid (partial) configuration, so an
 /// error carries this file's name and line.
 pub fn read_table(path: &Path) -> Result<toml::Table> {
-    let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_table(&text, &path.display().to_string())
+}
+
+/// [`read_table`] for configuration text held in memory; `name` names it in errors.
+pub fn parse_table(text: &str, name: &str) -> Result<toml::Table> {
     let bad = |e: toml::de::Error| Error::Design {
-        name: name.clone(),
+        name: name.to_string(),
         reason: e.to_string().trim_end().to_string(),
     };
-    let config: Config = toml::from_str(&text).map_err(bad)?;
-    config.validate(&name)?;
-    toml::from_str(&text).map_err(bad)
+    let config: Config = toml::from_str(text).map_err(bad)?;
+    config.validate(name)?;
+    toml::from_str(text).map_err(bad)
 }
 
 /// Merges `over` into `base`, key by key (tables recursively).

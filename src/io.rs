@@ -165,9 +165,24 @@ pub fn load_photo(path: &Path) -> Result<RgbImage> {
 /// Loads a greyscale mask, density map or exclusion mask (white = 1), upright by its own EXIF orientation,
 /// and checks it is `width`×`height`, the upright photo's size.
 pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<DensityField> {
-    let mask: GrayImage = load_image(path)?.into_luma8();
+    mask_field(load_image(path)?, width, height, path)
+}
+
+/// A mask held in memory (any image format this tool reads) as a density field for a `width`×`height` photo,
+/// exactly as [`load_mask`] reads it from a file; `name` names it in errors.
+pub fn decode_mask(bytes: &[u8], width: u32, height: u32, name: &Path) -> Result<DensityField> {
+    mask_field(
+        decode(bytes, &DecodeLimits::default(), name)?.image,
+        width,
+        height,
+        name,
+    )
+}
+
+fn mask_field(image: DynamicImage, width: u32, height: u32, name: &Path) -> Result<DensityField> {
+    let mask: GrayImage = image.into_luma8();
     if mask.dimensions() != (width, height) {
-        return DensityField::from_mask_sized(&mask, width, height, &path.display().to_string());
+        return DensityField::from_mask_sized(&mask, width, height, &name.display().to_string());
     }
     Ok(DensityField::from_mask_owned(mask))
 }
@@ -299,32 +314,53 @@ pub fn save_image(path: &Path, image: &DynamicImage, icc: Option<&[u8]>, jpeg_qu
     check_quality(jpeg_quality)?;
     write_atomically(path, |file| {
         let mut out = BufWriter::new(file);
-        match format {
-            ImageFormat::Jpeg => {
-                // Borrow an 8-bit RGB photo as it is; convert anything else (a copy, but only then).
-                let converted;
-                let rgb: &RgbImage = match image.as_rgb8() {
-                    Some(rgb) => rgb,
-                    None => {
-                        converted = image.to_rgb8();
-                        &converted
-                    }
-                };
-                write_jpeg(&mut out, rgb, icc, jpeg_quality, path)?;
-            }
-            ImageFormat::Png => write_with(PngEncoder::new(&mut out), image, icc, path)?,
-            ImageFormat::Tiff => write_with(TiffEncoder::new(&mut out), image, icc, path)?,
-            _ => {
-                let eight_bit = if image.color().has_alpha() {
-                    DynamicImage::ImageRgba8(image.to_rgba8())
-                } else {
-                    DynamicImage::ImageRgb8(image.to_rgb8())
-                };
-                write_with(WebPEncoder::new_lossless(&mut out), &eight_bit, icc, path)?
-            }
-        }
+        write_image(&mut out, format, image, icc, jpeg_quality, path)?;
         out.flush().map_err(io_err(path))
     })
+}
+
+/// The bytes [`save_image`] would write to a file named `name` (whose extension picks the format).
+pub fn encode_image(name: &Path, image: &DynamicImage, icc: Option<&[u8]>, jpeg_quality: u8) -> Result<Vec<u8>> {
+    let format = format_of(name)?;
+    check_quality(jpeg_quality)?;
+    let mut bytes = Cursor::new(Vec::new());
+    write_image(&mut bytes, format, image, icc, jpeg_quality, name)?;
+    Ok(bytes.into_inner())
+}
+
+/// Encodes `image` as `format` into `out`.
+fn write_image<W: Write + std::io::Seek>(
+    out: &mut W,
+    format: ImageFormat,
+    image: &DynamicImage,
+    icc: Option<&[u8]>,
+    jpeg_quality: u8,
+    path: &Path,
+) -> Result<()> {
+    match format {
+        ImageFormat::Jpeg => {
+            // Borrow an 8-bit RGB photo as it is; convert anything else (a copy, but only then).
+            let converted;
+            let rgb: &RgbImage = match image.as_rgb8() {
+                Some(rgb) => rgb,
+                None => {
+                    converted = image.to_rgb8();
+                    &converted
+                }
+            };
+            write_jpeg(out, rgb, icc, jpeg_quality, path)
+        }
+        ImageFormat::Png => write_with(PngEncoder::new(out), image, icc, path),
+        ImageFormat::Tiff => write_with(TiffEncoder::new(out), image, icc, path),
+        _ => {
+            let eight_bit = if image.color().has_alpha() {
+                DynamicImage::ImageRgba8(image.to_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(image.to_rgb8())
+            };
+            write_with(WebPEncoder::new_lossless(out), &eight_bit, icc, path)
+        }
+    }
 }
 
 /// Encodes with `encoder`, embedding `icc` where the format supports it.

@@ -45,6 +45,8 @@ pub mod pigment;
 pub mod place;
 mod render;
 pub mod scale;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod skin;
 mod splat;
 mod stamp;

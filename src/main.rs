@@ -39,6 +39,8 @@ enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// The consultation designer in a browser: open a photo, click the hairline, paint density, see it live.
+    Serve(ServeArgs),
     /// Render the bundled synthetic head with its hairline design; write after, before/after, a close-up and the design.
     Demo {
         /// Folder for the outputs (created if missing).
@@ -47,6 +49,29 @@ enum Command {
         #[command(flatten)]
         treatment: TreatmentArgs,
     },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 8470)]
+    port: u16,
+    /// Address to listen on. Anything but loopback lets other computers open the page and the photos loaded
+    /// in it: only on a network you trust.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    bind: std::net::IpAddr,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    open: bool,
+    /// Largest photo upload, MB.
+    #[arg(long, default_value_t = 64, value_name = "MB")]
+    max_upload_mb: usize,
+    /// Most photos open at once (each is held decoded in memory).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    max_photos: usize,
+    /// Drop a photo unused for this many minutes.
+    #[arg(long, default_value_t = 30, value_name = "MIN")]
+    idle_minutes: u64,
 }
 
 #[derive(Args)]
@@ -66,6 +91,10 @@ struct RenderArgs {
     /// Print a machine-readable summary (JSON) to stdout.
     #[arg(long)]
     json: bool,
+    /// Treatment settings file (the `[treatment]` table of a batch's smpsim.toml or NAME.toml, e.g. the one
+    /// `smpsim serve` exports); flags given as well override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     treatment: TreatmentArgs,
     #[command(flatten)]
@@ -399,8 +428,9 @@ struct TreatmentArgs {
 }
 
 impl TreatmentArgs {
-    fn params(&self) -> Result<Params> {
-        let mut p = Params::default();
+    /// `base` with every treatment flag that was given applied over it.
+    fn params_over(&self, base: Params) -> Result<Params> {
+        let mut p = base;
         if let Some(&v) = self.density.first() {
             p.density = v;
         }
@@ -413,11 +443,13 @@ impl TreatmentArgs {
         if let Some(v) = self.sessions {
             p.sessions = v;
         }
-        p.fresh = self.fresh;
+        p.fresh |= self.fresh;
         if let Some(v) = self.scale_seed.seed {
             p.seed = v;
         }
-        p.px_per_mm = self.scale_seed.px_per_mm;
+        if let Some(v) = self.scale_seed.px_per_mm {
+            p.px_per_mm = Some(v);
+        }
         Ok(p)
     }
 }
@@ -440,6 +472,7 @@ fn main() -> ExitCode {
         Command::Batch(args) => batch(&args),
         Command::MergeReports { reports, out } => merge_reports(&reports, &out),
         Command::Demo { out, treatment } => demo(&out, &treatment),
+        Command::Serve(args) => serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -489,8 +522,7 @@ fn write_slider(
     title: &str,
     max_width: u32,
 ) -> Result<()> {
-    let embed = |img: &image::RgbImage| io::encode_jpeg(&compose::cap_width(img.clone(), Some(max_width)), 88);
-    let page = compose::html_slider(&embed(before)?, &embed(after)?, "image/jpeg", labels, title);
+    let page = compose::slider_page(before, after, labels, title, max_width)?;
     io::write_file(path, page.as_bytes())?;
     Ok(())
 }
@@ -530,7 +562,7 @@ impl TreatmentArgs {
     /// one; otherwise `OUT` with `_d80`, `_sh2`, `_s2`, `_5y`, … before the extension) and a label for sheets.
     fn variants(&self, base: &Params, out: &Path) -> Result<Vec<Variant>> {
         let sessions: Vec<Option<u8>> = match self.session.as_deref() {
-            None => vec![None],
+            None => vec![base.session],
             Some("all") => (1..=base.sessions).map(Some).collect(),
             Some(k) => vec![Some(k.parse().map_err(|_| {
                 UsageError(format!("--session {k:?}: expected a session number or `all`"))
@@ -652,7 +684,14 @@ fn resolve_auto_shade(
 }
 
 fn render(args: &RenderArgs) -> Result<()> {
-    let mut params = args.treatment.params()?;
+    let base = match &args.config {
+        Some(path) => {
+            let name = path.display().to_string();
+            smpsim::config::from_layers(&[&smpsim::config::read_table(path)?], &name)?.treatment
+        }
+        None => Params::default(),
+    };
+    let mut params = args.treatment.params_over(base)?;
     params.validate()?;
     let variants = args.treatment.variants(&params, &args.out)?;
     let outputs: Vec<&Path> = variants
@@ -663,6 +702,9 @@ fn render(args: &RenderArgs) -> Result<()> {
         .chain(args.present.html.as_deref())
         .collect();
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
+    for (config, out) in args.config.iter().flat_map(|c| outputs.iter().map(move |o| (c, o))) {
+        refuse_overwrite(config, out)?;
+    }
     let total = Instant::now();
     let t = Instant::now();
     let mut loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
@@ -1027,7 +1069,7 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         design: Some(design.resolve(photo.width(), photo.height(), DEMO_DESIGN_NAME)?),
         ..FieldSources::default()
     };
-    let mut params = treatment.params()?;
+    let mut params = treatment.params_over(Params::default())?;
     params.validate()?;
     let (field, scale) = sources.build(photo.width(), photo.height(), params.px_per_mm, params.seed)?;
     params.px_per_mm = Some(scale.px_per_mm);
@@ -1064,4 +1106,54 @@ fn demo(out: &Path, treatment: &TreatmentArgs) -> Result<()> {
         println!("wrote {}", p.display());
     }
     Ok(())
+}
+
+/// `smpsim serve`: runs the designer until Ctrl-C.
+fn serve(args: &ServeArgs) -> Result<()> {
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "smpsim: warning: listening on {}, not loopback: other computers on the network can open the designer \
+             and the photos loaded in it",
+            args.bind
+        );
+    }
+    let options = smpsim::serve::Options {
+        addr: std::net::SocketAddr::new(args.bind, args.port),
+        max_upload_bytes: args.max_upload_mb << 20,
+        max_sessions: args.max_photos.max(1),
+        idle_minutes: args.idle_minutes.max(1),
+        ..Default::default()
+    };
+    let open = args.open;
+    smpsim::serve::run(options, |addr| {
+        let url = format!("http://{addr}/");
+        // The first line of stdout is the address (tests and scripts read it); flushed before anything else.
+        println!("smpsim designer: {url}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        eprintln!("smpsim: photos stay in memory and are dropped when their page closes; Ctrl-C stops");
+        if open {
+            open_browser(&url);
+        }
+    })
+    .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))
+}
+
+/// Opens `url` in the desktop's browser; says so when it cannot.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        eprintln!("smpsim: could not open a browser ({opener}: {e}); open {url} yourself");
+    }
 }
