@@ -102,10 +102,13 @@ fn router(app: App) -> Router {
         .route("/", get(page))
         .route("/app.js", get(script))
         .route("/app.css", get(style))
+        // Browsers ask for it unprompted; an empty answer keeps their consoles clean.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/api/photos",
             post(upload).layer(DefaultBodyLimit::max(upload_limit.saturating_add(1))),
         )
+        .route("/api/limits", get(limits))
         .route("/api/photos/{id}", delete(close))
         // `navigator.sendBeacon` can only POST: the page's last word when it closes.
         .route("/api/photos/{id}/close", post(close))
@@ -264,6 +267,12 @@ async fn style() -> Response {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not found")
+}
+
+/// GET /api/limits — what the page checks before sending a photo (a browser cut off mid-upload would only say
+/// "failed to fetch").
+async fn limits(State(app): State<App>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "max_upload_bytes": app.options.max_upload_bytes }))
 }
 
 /// The body of an upload, or a message that says why it was refused.
