@@ -30,7 +30,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-pub use session::Session;
+pub use session::{Brush, Session};
 pub use state::{DesignState, Export, Exported};
 
 /// How the designer runs.
