@@ -79,27 +79,87 @@ pub struct Nearest {
     pub side: f32,
 }
 
+/// Largest distance, pixels, by which [`Polyline::new`] lets its line depart from the points given.
+pub const SIMPLIFY_PX: f32 = 0.1;
+
+/// Ramer–Douglas–Peucker: the points of `pts` needed to stay within `tolerance` of it (the ends always kept).
+pub fn simplify(pts: &[Point], tolerance: f32) -> Vec<Point> {
+    if pts.len() < 3 {
+        return pts.to_vec();
+    }
+    let mut keep = vec![false; pts.len()];
+    keep[0] = true;
+    keep[pts.len() - 1] = true;
+    let mut spans = vec![(0, pts.len() - 1)];
+    while let Some((a, b)) = spans.pop() {
+        let (pa, pb) = (pts[a], pts[b]);
+        let (dx, dy) = (pb[0] - pa[0], pb[1] - pa[1]);
+        let len = (dx * dx + dy * dy).sqrt();
+        let mut far = (0.0f32, a);
+        for (i, p) in pts.iter().enumerate().take(b).skip(a + 1) {
+            // Distance to the chord (to pa itself when the chord is a point, as where a closed line meets).
+            let d = if len > 0.0 {
+                ((p[0] - pa[0]) * dy - (p[1] - pa[1]) * dx).abs() / len
+            } else {
+                dist(*p, pa)
+            };
+            if d > far.0 {
+                far = (d, i);
+            }
+        }
+        if far.0 > tolerance {
+            keep[far.1] = true;
+            spans.push((a, far.1));
+            spans.push((far.1, b));
+        }
+    }
+    pts.iter().zip(keep).filter(|(_, k)| *k).map(|(p, _)| *p).collect()
+}
+
 /// A polyline with its segments bucketed for distance queries within `reach`.
 #[derive(Debug, Clone)]
 pub struct Polyline {
     points: Vec<Point>,
     arc: Vec<f32>,
     reach: f32,
+    /// Side of a grid cell, pixels.
+    cell: f32,
     origin: Point,
     cols: usize,
     rows: usize,
     cell_start: Vec<u32>,
-    cell_segments: Vec<u32>,
+    /// Per cell: (distance from the cell's centre, segment) of every segment within reach of the cell.
+    cell_segments: Vec<(f32, u32)>,
+}
+
+/// Most grid cells a [`Polyline`] makes.
+const MAX_CELLS: f32 = 1_000_000.0;
+
+/// Distance from `p` to the segment `a`–`b`.
+fn segment_distance(p: Point, a: Point, b: Point) -> f32 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    dist(p, [a[0] + t * dx, a[1] + t * dy])
 }
 
 impl Polyline {
     /// Buckets `points` (at least 2) for queries up to `reach` pixels away. `closed` adds the segment from the
     /// last point back to the first.
+    ///
+    /// Points closer than [`SIMPLIFY_PX`] to the line through their neighbours are dropped first: a smooth curve
+    /// sampled every couple of pixels becomes a few long segments, and every distance query tests each segment
+    /// near it (at 12 MP a hairline's field took seconds before this).
     pub fn new(points: &[Point], closed: bool, reach: f32) -> Self {
         let mut pts = points.to_vec();
         if closed && pts.len() > 2 {
             pts.push(pts[0]);
         }
+        let pts = simplify(&pts, SIMPLIFY_PX);
         let mut arc = vec![0f32; pts.len()];
         for i in 1..pts.len() {
             arc[i] = arc[i - 1] + dist(pts[i - 1], pts[i]);
@@ -113,25 +173,45 @@ impl Polyline {
             }
         }
         let origin = [lo[0] - reach, lo[1] - reach];
-        let cols = (((hi[0] - origin[0] + reach) / reach).ceil() as usize).max(1);
-        let rows = (((hi[1] - origin[1] + reach) / reach).ceil() as usize).max(1);
-        let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); cols * rows];
+        let span = [hi[0] - lo[0] + 2.0 * reach, hi[1] - lo[1] + 2.0 * reach];
+        // Cells a quarter of the reach, so a query can stop after the few segments nearest its cell; coarser
+        // when the line spans so much (a hairline extended far past the photo) that there would be too many.
+        let cell = (reach / 4.0).max((span[0] * span[1] / MAX_CELLS).sqrt()).max(1.0);
+        let cols = ((span[0] / cell).ceil() as usize).max(1);
+        let rows = ((span[1] / cell).ceil() as usize).max(1);
+        let half_diagonal = cell * std::f32::consts::FRAC_1_SQRT_2;
+        let mut buckets: Vec<Vec<(f32, u32)>> = vec![Vec::new(); cols * rows];
         for s in 0..pts.len().saturating_sub(1) {
             let (a, b) = (pts[s], pts[s + 1]);
-            let cx0 = ((a[0].min(b[0]) - reach - origin[0]) / reach).floor().max(0.0) as usize;
-            let cx1 = (((a[0].max(b[0]) + reach - origin[0]) / reach).floor() as usize).min(cols - 1);
-            let cy0 = ((a[1].min(b[1]) - reach - origin[1]) / reach).floor().max(0.0) as usize;
-            let cy1 = (((a[1].max(b[1]) + reach - origin[1]) / reach).floor() as usize).min(rows - 1);
+            let to_cell = |v: f32, o: f32, n: usize| (((v - o) / cell).floor().max(0.0) as usize).min(n - 1);
+            let (cx0, cx1) = (
+                to_cell(a[0].min(b[0]) - reach, origin[0], cols),
+                to_cell(a[0].max(b[0]) + reach, origin[0], cols),
+            );
+            let (cy0, cy1) = (
+                to_cell(a[1].min(b[1]) - reach, origin[1], rows),
+                to_cell(a[1].max(b[1]) + reach, origin[1], rows),
+            );
             for cy in cy0..=cy1 {
                 for cx in cx0..=cx1 {
-                    buckets[cy * cols + cx].push(s as u32);
+                    let centre = [
+                        origin[0] + (cx as f32 + 0.5) * cell,
+                        origin[1] + (cy as f32 + 0.5) * cell,
+                    ];
+                    let d = segment_distance(centre, a, b);
+                    // Only cells with a point within reach of the segment.
+                    if d <= reach + half_diagonal {
+                        buckets[cy * cols + cx].push((d, s as u32));
+                    }
                 }
             }
         }
         let mut cell_start = Vec::with_capacity(buckets.len() + 1);
         let mut cell_segments = Vec::new();
         cell_start.push(0);
-        for b in buckets {
+        for mut b in buckets {
+            // Nearest to the cell's centre first: a query stops once the rest cannot be nearer than its best.
+            b.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
             cell_segments.extend(b);
             cell_start.push(cell_segments.len() as u32);
         }
@@ -139,6 +219,7 @@ impl Polyline {
             points: pts,
             arc,
             reach,
+            cell,
             origin,
             cols,
             rows,
@@ -159,14 +240,20 @@ impl Polyline {
 
     /// The nearest point of the line to `p`, if it is within the reach.
     pub fn nearest(&self, p: Point) -> Option<Nearest> {
-        let cx = ((p[0] - self.origin[0]) / self.reach).floor();
-        let cy = ((p[1] - self.origin[1]) / self.reach).floor();
-        if cx < 0.0 || cy < 0.0 || cx as usize >= self.cols || cy as usize >= self.rows {
+        let cx = (p[0] - self.origin[0]) / self.cell;
+        let cy = (p[1] - self.origin[1]) / self.cell;
+        // (Also false for NaN.) Truncation is floor here, without a libm call.
+        if !(cx >= 0.0 && cy >= 0.0 && cx < self.cols as f32 && cy < self.rows as f32) {
             return None;
         }
         let c = cy as usize * self.cols + cx as usize;
+        let half_diagonal = self.cell * std::f32::consts::FRAC_1_SQRT_2;
         let mut best: Option<Nearest> = None;
-        for &s in &self.cell_segments[self.cell_start[c] as usize..self.cell_start[c + 1] as usize] {
+        for &(from_centre, s) in &self.cell_segments[self.cell_start[c] as usize..self.cell_start[c + 1] as usize] {
+            // p is within half a diagonal of the centre, so this segment is at least this far from p.
+            if from_centre - half_diagonal > best.map_or(self.reach, |b| b.distance) {
+                break;
+            }
             let (a, b) = (self.points[s as usize], self.points[s as usize + 1]);
             let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
             let len2 = dx * dx + dy * dy;
@@ -258,6 +345,58 @@ fn segments_cross(a: Point, b: Point, c: Point, d: Point) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_agrees_with_brute_force_on_a_winding_line() {
+        // A finely sampled winding curve (simplified inside) and a closed zig-zag polygon.
+        let wave: Vec<Point> = (0..=600)
+            .map(|i| {
+                let x = i as f32 * 2.0;
+                [x, 300.0 + 120.0 * (x / 97.0).sin() + 30.0 * (x / 13.0).cos()]
+            })
+            .collect();
+        let zigzag: Vec<Point> = vec![
+            [50.0, 50.0],
+            [400.0, 80.0],
+            [120.0, 160.0],
+            [420.0, 260.0],
+            [60.0, 300.0],
+        ];
+        for (points, closed, reach) in [(&wave, false, 90.0f32), (&zigzag, true, 40.0)] {
+            let line = Polyline::new(points, closed, reach);
+            let mut segments: Vec<(Point, Point)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+            if closed {
+                segments.push((points[points.len() - 1], points[0]));
+            }
+            let mut checked = 0;
+            for k in 0..4000u32 {
+                // A scattering of query points over the line's surroundings.
+                let p = [
+                    (k * 7919 % 1300) as f32 * 0.97 - 20.0,
+                    (k * 104_729 % 700) as f32 * 0.83 - 40.0,
+                ];
+                let truth = segments
+                    .iter()
+                    .map(|&(a, b)| segment_distance(p, a, b))
+                    .fold(f32::MAX, f32::min);
+                match line.nearest(p) {
+                    Some(n) => {
+                        assert!(
+                            (n.distance - truth).abs() <= SIMPLIFY_PX + 1e-3,
+                            "{p:?}: {} vs {truth}",
+                            n.distance
+                        );
+                        checked += 1;
+                    }
+                    None => assert!(
+                        truth > reach - SIMPLIFY_PX - 1e-3,
+                        "{p:?} is {truth} away but not found"
+                    ),
+                }
+            }
+            assert!(checked > 500, "only {checked} points within reach");
+        }
+    }
 
     #[test]
     fn curve_passes_through_its_control_points_smoothly() {
