@@ -1121,7 +1121,7 @@ fn serve(args: &ServeArgs) -> Result<()> {
         addr: std::net::SocketAddr::new(args.bind, args.port),
         max_upload_bytes: args.max_upload_mb << 20,
         max_sessions: args.max_photos.max(1),
-        idle_minutes: args.idle_minutes.max(1),
+        idle: std::time::Duration::from_secs(args.idle_minutes.max(1) * 60),
         ..Default::default()
     };
     let open = args.open;

@@ -8,7 +8,7 @@
 //!
 //! Privacy: photos are medical personal data. They stay in this process's memory (never written to disk),
 //! each under an unguessable session id that only the page that uploaded it knows; a session is dropped when
-//! its page closes, after [`Options::idle_minutes`] without use, or when the server stops. The server binds to
+//! its page closes, after [`Options::idle`] without use, or when the server stops. The server binds to
 //! loopback unless told otherwise, answers only requests addressed to the host it listens on (no DNS
 //! rebinding), opens no file named by a request, and serves its page from the binary with a strict CSP.
 
@@ -43,7 +43,7 @@ pub struct Options {
     /// Most photos held at once (each is kept decoded in memory). Default: 8.
     pub max_sessions: usize,
     /// A photo not used for this long is dropped. Default: 30 minutes.
-    pub idle_minutes: u64,
+    pub idle: Duration,
     /// Longest side of the live preview, pixels. Default: 1600.
     pub preview_side: u32,
 }
@@ -54,7 +54,7 @@ impl Default for Options {
             addr: SocketAddr::from(([127, 0, 0, 1], 8470)),
             max_upload_bytes: 64 << 20,
             max_sessions: 8,
-            idle_minutes: 30,
+            idle: Duration::from_secs(30 * 60),
             preview_side: 1600,
         }
     }
@@ -185,10 +185,10 @@ async fn shutdown_signal() {
     }
 }
 
-/// Drops photos not used for `idle_minutes`, checking every 30 seconds.
+/// Drops photos not used for `options.idle`, checking every 30 seconds (or twice per `idle` if shorter).
 async fn expire_idle(app: App) {
-    let idle = Duration::from_secs(app.options.idle_minutes * 60);
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let idle = app.options.idle;
+    let mut tick = tokio::time::interval((idle / 2).clamp(Duration::from_millis(50), Duration::from_secs(30)));
     loop {
         tick.tick().await;
         let mut sessions = app.sessions.lock().expect("sessions lock");

@@ -423,6 +423,32 @@ fn sessions_are_private_and_forgotten_when_closed() {
 }
 
 #[test]
+fn an_unused_photo_is_forgotten() {
+    // The library's server, with a one-second idle limit (the command line's is in minutes).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let options = smpsim::serve::Options {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            idle: std::time::Duration::from_secs(1),
+            ..Default::default()
+        };
+        smpsim::serve::run(options, |addr| tx.send(addr).unwrap()).unwrap();
+    });
+    let addr = rx.recv().unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let photo = std::fs::read(fixture("head.jpg")).unwrap();
+    let mut response = agent
+        .post(format!("http://{addr}/api/photos"))
+        .send(&photo[..])
+        .unwrap();
+    let opened: serde_json::Value = serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    let before = format!("http://{addr}/api/photos/{}/before", opened["id"].as_str().unwrap());
+    assert_eq!(agent.get(&before).call().unwrap().status().as_u16(), 200);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(agent.get(&before).call().unwrap().status().as_u16(), 404);
+}
+
+#[test]
 fn more_photos_than_allowed_are_refused_politely() {
     let server = Server::start(&["--max-photos", "1"]);
     let photo = std::fs::read(fixture("head.jpg")).unwrap();
