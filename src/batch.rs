@@ -369,7 +369,7 @@ fn render_one(
         path: output.join(rel_dir),
         source,
     })?;
-    let loaded = io::load_with_limits(photo, &options.limits)?;
+    let mut loaded = io::load_with_limits(photo, &options.limits)?;
     let (w, h) = (loaded.image.width(), loaded.image.height());
     let mut params = config.treatment.clone();
     let files = io::SourceFiles {
@@ -387,10 +387,11 @@ fn render_one(
     let given = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
     let (field, scale) = sources.build(w, h, given, params.seed)?;
     params.px_per_mm = Some(scale.px_per_mm);
-    let (after, stats) = crate::render_image(&loaded.image, &field, &params)?;
+    drop(sources);
     let icc = loaded.icc.as_deref();
-    io::save_image(&output.join(&after_rel), &after, icc, config.output.quality)?;
-    if config.output.compare {
+    let impressions = if config.output.compare {
+        let (after, stats) = crate::render_image(&loaded.image, &field, &params)?;
+        io::save_image(&output.join(&after_rel), &after, icc, config.output.quality)?;
         let pair = crate::compose::side_by_side(&loaded.image.to_rgb8(), &after.to_rgb8(), 16);
         io::save_image(
             &output.join(&compare_rel),
@@ -398,8 +399,14 @@ fn render_one(
             icc,
             config.output.quality,
         )?;
-    }
-    Ok((Status::Rendered, Some(stats.impressions), outputs))
+        stats.impressions
+    } else {
+        // Nothing to compare: stamp the decoded photo in place, so a job holds one full-size copy, not two.
+        let stats = crate::render_image_mut(&mut loaded.image, &field, &params)?;
+        io::save_image(&output.join(&after_rel), &loaded.image, icc, config.output.quality)?;
+        stats.impressions
+    };
+    Ok((Status::Rendered, Some(impressions), outputs))
 }
 
 #[cfg(test)]
