@@ -2,7 +2,7 @@
 //! a magnified close-up of the hairline, contact sheets of variants, and a self-contained HTML slider page.
 //!
 //! Geometry (documented, and tested): panels are separated by [`GAP`] white pixels; labels sit inside each
-//! panel's top corner, [`text_height_for`](crate::text) high with a dark backing box, a margin of half their
+//! panel's top corner, `text::text_height_for` high with a dark backing box, a margin of half their
 //! height from the edges; the close-up panel (before | after, magnified) sits under the comparison, and the
 //! caption bar under everything.
 

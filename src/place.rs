@@ -1,6 +1,6 @@
 //! Placement: where each impression goes, and what it looks like.
 //!
-//! The ranked blue-noise tile ([`crate::blue_noise`]) is laid over the photo at the scale that gives the
+//! The ranked blue-noise tile (`blue_noise.rs`) is laid over the photo at the scale that gives the
 //! requested density, and a point is kept where its rank (as a fraction of the tile) falls below the density
 //! field. Work is split into fixed cells of the tile (sized by the tile, never by thread count) and gathered in
 //! cell order, and each impression's look comes from draws hashed from its own identity, so the result is
