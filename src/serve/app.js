@@ -34,6 +34,16 @@ function setStatus(text) {
   $("status").textContent = text;
 }
 
+/** `fetch`, with a network failure (the server stopped) turned into a message that says what to do. */
+async function call(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new Error("Cannot reach smpsim: is `smpsim serve` still running? Start it again and reload this page.");
+  }
+}
+
 /** The message of a failed response: the server's JSON `error`, or its text. */
 async function failure(response) {
   const text = await response.text();
@@ -123,7 +133,7 @@ async function renderPreview() {
   setStatus("Rendering…");
   const started = performance.now();
   try {
-    const response = await fetch(`/api/photos/${photo.id}/preview`, {
+    const response = await call(`/api/photos/${photo.id}/preview`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(state),
@@ -187,7 +197,7 @@ async function openPhoto(file) {
   setStatus(`Opening ${file.name}…`);
   document.body.dataset.state = "opening";
   try {
-    const response = await fetch("/api/photos", {
+    const response = await call("/api/photos", {
       method: "POST",
       headers: { "X-File-Name": encodeURIComponent(file.name) },
       body: file,
@@ -416,7 +426,7 @@ function paintTo(stroke, to) {
 async function uploadMask(which) {
   const blob = await new Promise((resolve) => masks[which].toBlob(resolve, "image/png"));
   try {
-    const response = await fetch(`/api/photos/${photo.id}/brush/${which}`, { method: "POST", body: blob });
+    const response = await call(`/api/photos/${photo.id}/brush/${which}`, { method: "POST", body: blob });
     if (!response.ok) throw new Error(await failure(response));
     schedule();
   } catch (e) {
@@ -460,7 +470,7 @@ function draw() {
 // ---- controls ----------------------------------------------------------------------------------------
 
 const hints = {
-  hairline: "Click along the front hairline, left to right; then outline the area to treat (Region outline) so nothing lands on the backdrop. Drag a point to move it; double-click to remove it.",
+  hairline: "Click along the front hairline, left to right; then outline the area to treat (Region outline) so nothing lands on the backdrop. Drag a point to move it; double-click to remove it (Ctrl+Z: the last one).",
   region: "Optional: click around the area to treat (the hairline forms its front). Drag to move, double-click to remove.",
   density: "Paint where density should be lower (the level below); tick Erase to paint full density back.",
   exclude: "Paint where no pigment may go (ears, moles, long hair); tick Erase to allow it again.",
@@ -484,6 +494,15 @@ $("undo").addEventListener("click", () => {
   schedule();
 });
 
+// Ctrl+Z (or Cmd+Z) takes back the last point of the line being drawn.
+document.addEventListener("keydown", (e) => {
+  const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+  if ((e.ctrlKey || e.metaKey) && e.key === "z" && !typing) {
+    e.preventDefault();
+    $("undo").click();
+  }
+});
+
 $("clear-points").addEventListener("click", () => {
   const t = tool() === "region" ? "region" : "hairline";
   points[t] = [];
@@ -497,9 +516,13 @@ $("clear-brush").addEventListener("click", async () => {
   clearMask(which);
   painted[which] = false;
   draw();
-  const response = await fetch(`/api/photos/${photo.id}/brush/${which}`, { method: "DELETE" });
-  if (!response.ok) showError(await failure(response));
-  schedule();
+  try {
+    const response = await call(`/api/photos/${photo.id}/brush/${which}`, { method: "DELETE" });
+    if (!response.ok) throw new Error(await failure(response));
+    schedule();
+  } catch (e) {
+    showError(e.message);
+  }
 });
 
 $("shade").addEventListener("change", () => {
@@ -549,7 +572,7 @@ async function exportFile(what, button) {
   button.disabled = true;
   setStatus(`Exporting ${what} at full resolution…`);
   try {
-    const response = await fetch(`/api/photos/${photo.id}/export?what=${what}`, {
+    const response = await call(`/api/photos/${photo.id}/export?what=${what}`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(state),
