@@ -135,8 +135,8 @@ pub struct Polyline {
 /// Most grid cells a [`Polyline`] makes.
 const MAX_CELLS: f32 = 1_000_000.0;
 
-/// Distance from `p` to the segment `a`–`b`.
-fn segment_distance(p: Point, a: Point, b: Point) -> f32 {
+/// Where `p` projects onto the segment `a`–`b`: the fraction `t` (0–1) along it, and the distance from `p`.
+fn project(p: Point, a: Point, b: Point) -> (f32, f32) {
     let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
     let len2 = dx * dx + dy * dy;
     let t = if len2 > 0.0 {
@@ -144,7 +144,12 @@ fn segment_distance(p: Point, a: Point, b: Point) -> f32 {
     } else {
         0.0
     };
-    dist(p, [a[0] + t * dx, a[1] + t * dy])
+    (t, dist(p, [a[0] + t * dx, a[1] + t * dy]))
+}
+
+/// Distance from `p` to the segment `a`–`b`.
+fn segment_distance(p: Point, a: Point, b: Point) -> f32 {
+    project(p, a, b).1
 }
 
 impl Polyline {
@@ -255,20 +260,12 @@ impl Polyline {
                 break;
             }
             let (a, b) = (self.points[s as usize], self.points[s as usize + 1]);
-            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-            let len2 = dx * dx + dy * dy;
-            let t = if len2 > 0.0 {
-                (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let q = [a[0] + t * dx, a[1] + t * dy];
-            let d = dist(p, q);
+            let (t, d) = project(p, a, b);
             if d <= self.reach && best.is_none_or(|b| d < b.distance) {
-                let cross = dx * (p[1] - a[1]) - dy * (p[0] - a[0]);
+                let cross = (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]);
                 best = Some(Nearest {
                     distance: d,
-                    arc: self.arc[s as usize] + t * len2.sqrt(),
+                    arc: self.arc[s as usize] + t * dist(a, b),
                     side: cross.signum(),
                 });
             }
