@@ -303,22 +303,18 @@ fn an_output_folder_equal_to_the_input_is_refused() {
     assert!(stderr_of(&o).contains("input folder"));
     // Inside it, results are written but never picked up as photos.
     let inner = input.join("results");
-    smpsim()
-        .arg("batch")
-        .arg(&input)
-        .arg("-o")
-        .arg(&inner)
-        .arg("--recursive")
-        .output()
-        .unwrap();
-    let o = smpsim()
-        .arg("batch")
-        .arg(&input)
-        .arg("-o")
-        .arg(&inner)
-        .arg("--recursive")
-        .output()
-        .unwrap();
+    let run_into_inner = || {
+        smpsim()
+            .arg("batch")
+            .arg(&input)
+            .arg("-o")
+            .arg(&inner)
+            .arg("--recursive")
+            .output()
+            .unwrap()
+    };
+    run_into_inner();
+    let o = run_into_inner();
     let names: Vec<String> = statuses(&report(&inner, "report.json"))
         .into_iter()
         .map(|(n, _)| n)

@@ -14,6 +14,13 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs a `smpsim render` command with `--json` added: asserts it succeeded; its summary and its stderr.
+fn render_json(command: &mut Command) -> (serde_json::Value, String) {
+    let o = command.arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    (serde_json::from_slice(&o.stdout).unwrap(), stderr_of(&o))
+}
+
 fn render_fixture(dir: &Path, name: &str, extra: &[&str], threads: &str) -> (PathBuf, std::process::Output) {
     let out = dir.join(name);
     let output = smpsim()
@@ -252,22 +259,19 @@ fn render_from_a_hairline_alone_and_the_style_flag_changes_the_edge() {
     let dir = tempfile::tempdir().unwrap();
     let run = |style: &str| {
         let out = dir.path().join(format!("{style}.png"));
-        let o = smpsim()
-            .args([
-                "render",
-                FIXTURE_PHOTO,
-                "--hairline",
-                FIXTURE_DESIGN,
-                "--hairline-style",
-                style,
-                "--json",
-                "-o",
-            ])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr_of(&o));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let (v, _) = render_json(
+            smpsim()
+                .args([
+                    "render",
+                    FIXTURE_PHOTO,
+                    "--hairline",
+                    FIXTURE_DESIGN,
+                    "--hairline-style",
+                    style,
+                    "-o",
+                ])
+                .arg(&out),
+        );
         (v["impressions"].as_u64().unwrap(), std::fs::read(out).unwrap())
     };
     let (soft_n, soft) = run("soft");
@@ -312,26 +316,24 @@ fn auto_shade_sessions_and_years_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("after.jpg");
     let strip = dir.path().join("strip.jpg");
-    let o = smpsim()
-        .args([
-            "render",
-            FIXTURE_PHOTO,
-            "--mask",
-            FIXTURE_MASK,
-            "--px-per-mm",
-            "9",
-            "--shade",
-            "auto",
-        ])
-        .args(["--session", "all", "--years", "0,5", "--json", "-o"])
-        .arg(&out)
-        .arg("--sheet")
-        .arg(&strip)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr_of(&o));
-    assert!(stderr_of(&o).contains("shade auto → hair #"), "{}", stderr_of(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (v, stderr) = render_json(
+        smpsim()
+            .args([
+                "render",
+                FIXTURE_PHOTO,
+                "--mask",
+                FIXTURE_MASK,
+                "--px-per-mm",
+                "9",
+                "--shade",
+                "auto",
+            ])
+            .args(["--session", "all", "--years", "0,5", "-o"])
+            .arg(&out)
+            .arg("--sheet")
+            .arg(&strip),
+    );
+    assert!(stderr.contains("shade auto → hair #"), "{stderr}");
     assert!(v["auto_shade"]["reason"].as_str().unwrap().contains("hair"));
     assert!(v["shade"].as_str().unwrap().starts_with('#'));
     // 3 sessions × 2 ages, each its own file, impressions growing with the sessions.
@@ -359,23 +361,20 @@ fn auto_shade_sessions_and_years_from_the_command_line() {
 fn auto_mask_skin_only_and_a_fitted_head_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("after.png");
-    let o = smpsim()
-        .args([
-            "render",
-            FIXTURE_PHOTO,
-            "--auto-mask",
-            "--skin-only",
-            "--head",
-            "auto",
-            "--json",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr_of(&o));
-    assert!(stderr_of(&o).contains("head outline fitted"), "{}", stderr_of(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (v, stderr) = render_json(
+        smpsim()
+            .args([
+                "render",
+                FIXTURE_PHOTO,
+                "--auto-mask",
+                "--skin-only",
+                "--head",
+                "auto",
+                "-o",
+            ])
+            .arg(&out),
+    );
+    assert!(stderr.contains("head outline fitted"), "{stderr}");
     // The fixture's head: centre (800, 720), radius 675 px, 9 px/mm.
     let head = &v["params"]["head"];
     assert!((head["centre"][0].as_f64().unwrap() - 800.0).abs() < 20.0, "{head}");
@@ -400,16 +399,15 @@ fn a_head_in_the_design_file_is_used_unless_flat() {
     )
     .unwrap();
     let run = |extra: &[&str]| {
-        let o = smpsim()
-            .args(["render", FIXTURE_PHOTO, "--hairline"])
-            .arg(&design)
-            .args(["--json", "-o"])
-            .arg(dir.path().join("a.png"))
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr_of(&o));
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        render_json(
+            smpsim()
+                .args(["render", FIXTURE_PHOTO, "--hairline"])
+                .arg(&design)
+                .arg("-o")
+                .arg(dir.path().join("a.png"))
+                .args(extra),
+        )
+        .0
     };
     let curved = run(&[]);
     assert_eq!(curved["params"]["head"]["radii"][0], 675.0);

@@ -2,8 +2,9 @@
 //! `tests/browser/`). CI installs both (`.ci/run`) and sets SMPSIM_BROWSER_TESTS=1, which makes this test
 //! required; elsewhere it runs when Chromium and the npm package are present and says so when they are not.
 
+mod common;
+
 use image::{Rgb, RgbImage};
-use std::path::Path;
 use std::process::Command;
 
 const BEFORE: [u8; 3] = [40, 90, 200]; // blue
@@ -32,17 +33,9 @@ fn the_slider_page_works_in_a_real_browser() {
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"/"));
     assert!(html.contains("default-src 'none'"));
 
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Path::new(&chromium).exists() && browser_dir.join("node_modules/playwright-core").exists();
-    if !ready {
-        assert!(
-            std::env::var_os("SMPSIM_BROWSER_TESTS").is_none(),
-            "SMPSIM_BROWSER_TESTS is set but Chromium or playwright-core is missing: run .ci/setup-browser"
-        );
-        eprintln!("skipping the browser part: install with .ci/setup-browser (CI does)");
+    let Some(browser_dir) = common::browser_dir() else {
         return;
-    }
+    };
     let shot = dir.path().join("shot");
     let out = Command::new("node")
         .arg(browser_dir.join("slider.mjs"))

@@ -5,6 +5,8 @@
 //! masks, foreign hosts), that no request path reaches the file system, and that sessions are private.
 //! The same page in a real browser is driven in `designer_in_a_real_browser` (Chromium + playwright-core).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -143,6 +145,28 @@ fn design(points: &[[f64; 2]]) -> serde_json::Value {
     })
 }
 
+/// The bytes `smpsim render` makes of the fixture from an exported design, settings file and exclusion mask
+/// (written as `cli.jpg` in `dir`).
+fn render_exported(design: &Path, settings: &Path, exclude: &Path, dir: &Path) -> Vec<u8> {
+    let out = dir.join("cli.jpg");
+    let status = Command::new(BIN)
+        .arg("render")
+        .arg(fixture("head.jpg"))
+        .arg("--hairline")
+        .arg(design)
+        .arg("--config")
+        .arg(settings)
+        .arg("--exclude")
+        .arg(exclude)
+        .arg("-o")
+        .arg(&out)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "smpsim render failed");
+    std::fs::read(out).unwrap()
+}
+
 const THREE_POINTS: [[f64; 2]; 3] = [[0.3, 0.38], [0.5, 0.32], [0.7, 0.38]];
 
 fn error_of(body: &[u8]) -> String {
@@ -261,24 +285,8 @@ fn exported_design_re_runs_through_render_to_the_same_bytes() {
     );
 
     // The command line, from the exported files alone, makes the same bytes.
-    let cli_out = dir.path().join("cli.jpg");
-    let status = Command::new(BIN)
-        .arg("render")
-        .arg(fixture("head.jpg"))
-        .arg("--hairline")
-        .arg(&files[0])
-        .arg("--config")
-        .arg(&files[1])
-        .arg("--exclude")
-        .arg(&files[2])
-        .arg("-o")
-        .arg(&cli_out)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
     assert!(
-        std::fs::read(&cli_out).unwrap() == std::fs::read(&files[3]).unwrap(),
+        render_exported(&files[0], &files[1], &files[2], dir.path()) == std::fs::read(&files[3]).unwrap(),
         "export and `smpsim render` differ"
     );
 
@@ -479,17 +487,9 @@ fn binding_beyond_loopback_warns() {
 
 #[test]
 fn designer_in_a_real_browser() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Path::new(&chromium).exists() && browser_dir.join("node_modules/playwright-core").exists();
-    if !ready {
-        assert!(
-            std::env::var_os("SMPSIM_BROWSER_TESTS").is_none(),
-            "SMPSIM_BROWSER_TESTS is set but Chromium or playwright-core is missing: run .ci/setup-browser"
-        );
-        eprintln!("skipping: install Chromium and playwright-core with .ci/setup-browser (CI does)");
+    let Some(browser_dir) = common::browser_dir() else {
         return;
-    }
+    };
     let server = Server::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new("node")
@@ -529,24 +529,9 @@ fn designer_in_a_real_browser() {
 
     // The downloads re-run from the command line to the downloaded after image's bytes.
     let file = |what: &str| PathBuf::from(r["files"][what].as_str().unwrap());
-    let cli_out = dir.path().join("cli.jpg");
-    let status = Command::new(BIN)
-        .arg("render")
-        .arg(fixture("head.jpg"))
-        .arg("--hairline")
-        .arg(file("design"))
-        .arg("--config")
-        .arg(file("settings"))
-        .arg("--exclude")
-        .arg(file("exclude"))
-        .arg("-o")
-        .arg(&cli_out)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
     assert!(
-        std::fs::read(&cli_out).unwrap() == std::fs::read(file("after")).unwrap(),
+        render_exported(&file("design"), &file("settings"), &file("exclude"), dir.path())
+            == std::fs::read(file("after")).unwrap(),
         "the browser's export and `smpsim render` differ"
     );
     // The design the browser made has the three clicked points (the middle one dragged).

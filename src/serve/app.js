@@ -44,6 +44,18 @@ async function call(url, options) {
   }
 }
 
+/** Sends the design to `/api/photos/ID/PATH` (a preview or an export); a refusal becomes an error. */
+async function postDesign(path, state, signal) {
+  const response = await call(`/api/photos/${photo.id}/${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(state),
+    signal,
+  });
+  if (!response.ok) throw new Error(await failure(response));
+  return response;
+}
+
 /** The message of a failed response: the server's JSON `error`, or its text. */
 async function failure(response) {
   const text = await response.text();
@@ -133,13 +145,7 @@ async function renderPreview() {
   setStatus("Rendering…");
   const started = performance.now();
   try {
-    const response = await call(`/api/photos/${photo.id}/preview`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(state),
-      signal: controller.signal,
-    });
-    if (!response.ok) throw new Error(await failure(response));
+    const response = await postDesign("preview", state, controller.signal);
     const stats = JSON.parse(response.headers.get("X-Smpsim-Stats") || "{}");
     const blob = await response.blob();
     if (afterUrl) URL.revokeObjectURL(afterUrl);
@@ -572,12 +578,7 @@ async function exportFile(what, button) {
   button.disabled = true;
   setStatus(`Exporting ${what} at full resolution…`);
   try {
-    const response = await call(`/api/photos/${photo.id}/export?what=${what}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(state),
-    });
-    if (!response.ok) throw new Error(await failure(response));
+    const response = await postDesign(`export?what=${what}`, state);
     const disposition = response.headers.get("Content-Disposition") || "";
     const match = /filename="([^"]+)"/.exec(disposition);
     const blob = await response.blob();

@@ -38,6 +38,10 @@ try {
     for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
     return sum / (d.length / 4) / 3;
   });
+  // Waits until a preview newer than `version` is shown and nothing is rendering.
+  const newPreviewAfter = (version) => page.waitForFunction((v) =>
+    Number(document.getElementById("after-img").dataset.version) > v && document.body.dataset.state === "idle",
+    version, { timeout: 20000 });
   result.meanBefore = await imageBytes();
   const v0 = await version();
 
@@ -47,8 +51,7 @@ try {
   for (const [fx, fy] of [[0.32, 0.36], [0.5, 0.30], [0.68, 0.36]]) {
     await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
   }
-  await page.waitForFunction((v) => Number(document.getElementById("after-img").dataset.version) > v &&
-    document.body.dataset.state === "idle", v0, { timeout: 20000 });
+  await newPreviewAfter(v0);
   result.previewMs = Date.now() - started;
   result.meanAfter = await imageBytes();
   result.stats = await page.locator("#stats").textContent();
@@ -60,8 +63,7 @@ try {
   await page.mouse.down();
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.33, { steps: 4 });
   await page.mouse.up();
-  await page.waitForFunction((v) => Number(document.getElementById("after-img").dataset.version) > v &&
-    document.body.dataset.state === "idle", v1, { timeout: 20000 });
+  await newPreviewAfter(v1);
   result.pointsAfterDrag = await page.evaluate(() => document.getElementById("command").textContent.length > 0);
 
   // An exclusion stroke on the left of the crown.
@@ -71,8 +73,7 @@ try {
   await page.mouse.down();
   await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.22, { steps: 5 });
   await page.mouse.up();
-  await page.waitForFunction((v) => Number(document.getElementById("after-img").dataset.version) > v &&
-    document.body.dataset.state === "idle", v2, { timeout: 20000 });
+  await newPreviewAfter(v2);
   result.commandWithExclusion = await page.locator("#command").textContent();
 
   // Views: before hides the after image; the slider clips it.
