@@ -108,6 +108,16 @@ function shellQuote(text) {
   return /^[A-Za-z0-9._\/-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
+/** The design (designState), or null after showing the field that is not a number. */
+function designStateOrShowError() {
+  try {
+    return designState();
+  } catch (e) {
+    showError(e.message);
+    return null;
+  }
+}
+
 function updateCommand() {
   if (!photo) return;
   const n = photo.name;
@@ -131,13 +141,8 @@ function schedule() {
 
 async function renderPreview() {
   if (!photo) return;
-  let state;
-  try {
-    state = designState();
-  } catch (e) {
-    showError(e.message);
-    return;
-  }
+  const state = designStateOrShowError();
+  if (!state) return;
   if (inFlight) inFlight.abort();
   const controller = new AbortController();
   inFlight = controller;
@@ -568,13 +573,8 @@ async function exportFile(what, button) {
     showError("Open a photo first.");
     return;
   }
-  let state;
-  try {
-    state = designState();
-  } catch (e) {
-    showError(e.message);
-    return;
-  }
+  const state = designStateOrShowError();
+  if (!state) return;
   button.disabled = true;
   setStatus(`Exporting ${what} at full resolution…`);
   try {

@@ -47,6 +47,13 @@ try {
 
   // Three hairline points across the forehead of the synthetic head.
   const box = await page.locator("#overlay").boundingBox();
+  // A mouse drag between two points given as fractions of the photo.
+  const drag = async ([x0, y0], [x1, y1], steps) => {
+    await page.mouse.move(box.x + box.width * x0, box.y + box.height * y0);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * x1, box.y + box.height * y1, { steps });
+    await page.mouse.up();
+  };
   const started = Date.now();
   for (const [fx, fy] of [[0.32, 0.36], [0.5, 0.30], [0.68, 0.36]]) {
     await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
@@ -59,20 +66,14 @@ try {
 
   // Drag the middle point down a little: the preview changes again.
   const v1 = await version();
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.30);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.33, { steps: 4 });
-  await page.mouse.up();
+  await drag([0.5, 0.30], [0.5, 0.33], 4);
   await newPreviewAfter(v1);
   result.pointsAfterDrag = await page.evaluate(() => document.getElementById("command").textContent.length > 0);
 
   // An exclusion stroke on the left of the crown.
   await page.check('input[name="tool"][value="exclude"]');
   const v2 = await version();
-  await page.mouse.move(box.x + box.width * 0.40, box.y + box.height * 0.20);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.22, { steps: 5 });
-  await page.mouse.up();
+  await drag([0.40, 0.20], [0.45, 0.22], 5);
   await newPreviewAfter(v2);
   result.commandWithExclusion = await page.locator("#command").textContent();
 
