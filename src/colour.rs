@@ -38,7 +38,7 @@ pub fn decode_table_16() -> &'static [f32] {
     T.get_or_init(|| (0..=u16::MAX).map(|v| srgb_to_linear(v as f32 / 65535.0)).collect())
 }
 
-/// 8-bit sRGB of linear light quantised to 16 bits; read it with [`encode`].
+/// 8-bit sRGB of linear light quantised to 16 bits, indexed by the rounded linear × 65535.
 pub fn encode_table() -> &'static EncodeTable {
     static T: OnceLock<Box<EncodeTable>> = OnceLock::new();
     T.get_or_init(|| {
@@ -51,19 +51,35 @@ pub fn encode_table() -> &'static EncodeTable {
     })
 }
 
+/// Each 8-bit value's linear light in [`encode_table`] index units (linear × 65535): stamping multiplies this
+/// by a transmittance and reads the table at the rounded product, with no scaling in between.
+pub fn encode_index_table() -> &'static [f32; 256] {
+    static T: OnceLock<[f32; 256]> = OnceLock::new();
+    T.get_or_init(|| std::array::from_fn(|v| decode_table()[v] * (ENCODE_STEPS - 1) as f32))
+}
+
+/// The largest fraction of its light an 8-bit pixel can lose, through [`encode_index_table`] and
+/// [`encode_table`], and still read back as the same value: a darkening below this never changes a byte.
+///
+/// Found by trying every value against the table (about 1/225, a little under half a level at 255), then
+/// kept 1% inside, so the float rounding of the product can't cross it.
+pub fn invisible_darkening() -> f32 {
+    static E: OnceLock<f32> = OnceLock::new();
+    *E.get_or_init(|| {
+        let (index, table) = (encode_index_table(), encode_table());
+        let smallest = (1..=255u8)
+            .map(|v| {
+                // The lowest table index that still encodes to v; any product rounding below it is darker.
+                let first = table.partition_point(|&e| e < v) as f32;
+                1.0 - (first - 0.5) / index[v as usize]
+            })
+            .fold(f32::INFINITY, f32::min);
+        smallest * 0.99
+    })
+}
+
 /// The linear → 8-bit sRGB table.
 pub type EncodeTable = [u8; ENCODE_STEPS];
-
-/// 8-bit sRGB of linear light `l` (0–1), through `table` ([`encode_table`]).
-///
-/// Callers keep `l` within 0–1 (stamping only multiplies a pixel's light by a transmittance); outside it the
-/// result is some table entry, never a panic: the mask keeps the index in bounds and lets the compiler drop the
-/// bounds check.
-#[inline]
-pub fn encode(l: f32, table: &EncodeTable) -> u8 {
-    debug_assert!((0.0..=1.0).contains(&l), "{l}");
-    table[round_small(l * (ENCODE_STEPS - 1) as f32) as usize & (ENCODE_STEPS - 1)]
-}
 
 /// `x` rounded to the nearest integer (ties to even), for 0 ≤ x < 2²².
 ///
@@ -81,19 +97,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_8bit_value_round_trips() {
-        let (dec, enc) = (decode_table(), encode_table());
+    fn invisible_darkening_never_changes_a_byte_and_a_little_more_does() {
+        let (index, table) = (encode_index_table(), encode_table());
+        let e = invisible_darkening();
+        assert!((1.0 / 240.0..1.0 / 200.0).contains(&e), "{e}");
+        let darken = |v: u8, a: f32| table[round_small(index[v as usize] * (1.0 - a)) as usize];
         for v in 0..=255u8 {
-            assert_eq!(encode(dec[v as usize], enc), v, "value {v}");
+            assert_eq!(darken(v, 0.0), v, "value {v} does not round-trip");
+            assert_eq!(darken(v, e), v, "value {v} changed by {e}");
         }
+        assert!((1..=255u8).any(|v| darken(v, e * 1.05) < v), "the threshold is not tight");
     }
 
     #[test]
     fn every_16bit_value_round_trips() {
         use crate::stamp::Channel;
         for v in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {
-            let t = u16::tables();
-            assert_eq!(u16::from_linear(v.to_linear(t), t), v, "value {v}");
+            assert_eq!(v.transmit(1.0, u16::tables()), v, "value {v}");
         }
     }
 

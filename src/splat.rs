@@ -54,6 +54,17 @@ pub struct QRow {
     pub columns_per_q: f32,
 }
 
+impl QRow {
+    /// The column past which the coverage stays below `cover` (every column at or beyond it reads, and
+    /// interpolates to, less), or the row's cut [`Q_COLUMNS`] if that comes first. Stamping ends an impression
+    /// there rather than at the cut.
+    pub fn reach(&self, cover: f32) -> f32 {
+        // Columns 0..k hold at least `cover`; the span k−1..k still interpolates above it.
+        let k = self.values.partition_point(|&v| v >= cover);
+        k.min(Q_COLUMNS) as f32
+    }
+}
+
 /// The squared-distance form of [`profile_row`]`(rho)`, resampled once per process from the baked table.
 pub fn q_row(rho: f32) -> QRow {
     static ROWS: OnceLock<Vec<[f32; Q_COLUMNS + 2]>> = OnceLock::new();
@@ -61,10 +72,16 @@ pub fn q_row(rho: f32) -> QRow {
         (0..profile::ROWS)
             .map(|r| {
                 let (t_row, q_end) = (&table()[r * COLUMNS..(r + 1) * COLUMNS], q_end(r));
-                std::array::from_fn(|c| match c {
+                let mut values: [f32; Q_COLUMNS + 2] = std::array::from_fn(|c| match c {
                     0..=Q_COLUMNS => sample(t_row, (c as f32 * q_end / Q_COLUMNS as f32).sqrt()),
                     _ => 0.0,
-                })
+                });
+                // The true profile falls with distance; the integrated table can wobble by ~1e-7 in its tail.
+                // A running minimum makes the fall exact, which is what lets `QRow::reach` binary-search it.
+                for c in 1..values.len() {
+                    values[c] = values[c].min(values[c - 1]);
+                }
+                values
             })
             .collect()
     });
@@ -154,6 +171,22 @@ mod tests {
             }
             assert!(q.values[Q_COLUMNS] < 1.4e-3, "rho {rho}: {}", q.values[Q_COLUMNS]);
             assert_eq!(q.values[Q_COLUMNS + 1], 0.0);
+        }
+    }
+
+    #[test]
+    fn reach_bounds_the_coverage() {
+        for rho in [0.5f32, 2.3, 6.0] {
+            let q = q_row(rho);
+            assert!(q.values.windows(2).all(|w| w[1] <= w[0]), "rho {rho}: not falling");
+            for cover in [2.0f32, 0.5, 0.01, 0.004, 1e-6] {
+                let k = q.reach(cover) as usize;
+                // Everything from the reach on is fainter (unless the cut came first); the column before is not.
+                if k < Q_COLUMNS {
+                    assert!(q.values[k..].iter().all(|&v| v < cover), "rho {rho} cover {cover}");
+                }
+                assert!(k == 0 || q.values[k - 1] >= cover, "rho {rho} cover {cover}");
+            }
         }
     }
 

@@ -8,23 +8,21 @@
 //! Absorption (multiplication) rather than painting keeps the photo's own light: a highlight stays brighter
 //! than a shadow under the same impression, skin texture shows through, and a pixel can only get darker.
 //!
-//! The hot loop walks one pixel row of one impression: the squared distance q is a quadratic in x, so it is
-//! stepped by two additions per pixel and looks up the coverage in a q-indexed profile row ([`q_row`]).
+//! The hot loop walks one pixel row of one impression: the squared distance q (a quadratic in x) indexes the
+//! coverage in a q-ordered profile row ([`q_row`]), with no square root. An impression ends where its
+//! coverage could no longer change a stored value, so its faint rim costs nothing.
 
 use rayon::prelude::*;
 
 use crate::colour::{
-    decode_table, decode_table_16, encode, encode_table, linear_to_srgb, round_small, srgb_to_linear, EncodeTable,
+    decode_table_16, encode_index_table, encode_table, invisible_darkening, linear_to_srgb, round_small,
+    srgb_to_linear, EncodeTable,
 };
 use crate::field::DensityField;
 use crate::params::Rgb8;
 use crate::place::Impression;
 use crate::splat::{q_row, MAX_RHO, Q_COLUMNS};
-use crate::stamp_veil::highlight_share;
-
-/// Coverage × absorption below which a pixel is left alone: it would move an 8-bit value by under a quarter of
-/// a level, and skipping it saves the conversion of most of each impression's faint rim.
-const FAINT: f32 = 1.0 / 512.0;
+use crate::stamp_veil::{highlight_share, unveiled_u8};
 
 /// Rows per band: enough bands to share among threads, few enough that an impression rarely spans two.
 pub const BAND_ROWS: usize = 16;
@@ -42,24 +40,26 @@ pub struct Ink {
 struct Prepared {
     cx: f32,
     cy: f32,
-    /// Profile column at offset (dx, dy) from the centre: qa·dx² + qb·dx·dy + qc·dy². The impression ends
-    /// where this reaches [`Q_COLUMNS`].
+    /// Profile column at offset (dx, dy) from the centre: qa·dx² + qb·dx·dy + qc·dy².
     qa: f32,
     qb: f32,
     qc: f32,
-    /// Half height of the box around that ellipse.
+    /// The column where the impression ends: beyond it no pixel would change ([`crate::splat::QRow::reach`]).
+    reach: f32,
+    /// Half height of the box around the ellipse `q < reach`.
     half_h: f32,
     profile: &'static [f32; Q_COLUMNS + 2],
     /// Per channel: fraction of light the pigment absorbs at full coverage, times opacity.
     absorb: [f32; 3],
-    /// The smallest coverage worth drawing: [`FAINT`] over the strongest absorption.
+    /// The smallest coverage that can change a value: the channel type's invisible darkening over the
+    /// strongest absorption.
     min_cover: f32,
     /// 1 / (2·qa), for solving each row's span.
     half_over_qa: f32,
 }
 
 impl Prepared {
-    fn new(imp: &Impression, ink: &Ink, shade_linear: [f32; 3]) -> Self {
+    fn new(imp: &Impression, ink: &Ink, shade_linear: [f32; 3], invisible: f32) -> Self {
         let (a, b) = (imp.radius_major.max(1e-3), imp.radius_minor.max(1e-3));
         let r = (a * b).sqrt();
         // Skin blur plus the pixel's box (variance 1/12 px²); never sharper than the table's widest disc.
@@ -74,21 +74,26 @@ impl Prepared {
             2.0 * (ka - kb) * c * s,
             ka * s * s + kb * c * c,
         );
-        // The ellipse q ≤ Q reaches √(Q·qa/det) above and below its centre, det = qa·qc − qb²/4 = ka·kb.
-        let det = ka * kb;
         let absorb = std::array::from_fn(|ch| {
             let pigment = (shade_linear[ch] * imp.tone).min(1.0);
             imp.opacity * (1.0 - pigment)
         });
+        // Where cover × absorption falls below what can change a value, the impression has ended: for a
+        // 0.15 mm impression at photo scale that is about a fifth of its pixels sooner than the table's cut.
+        let min_cover = invisible / absorb.iter().fold(invisible, |m: f32, &v| m.max(v));
+        let reach = row.reach(min_cover);
+        // The ellipse q ≤ Q reaches √(Q·qa/det) above and below its centre, det = qa·qc − qb²/4 = ka·kb.
+        let det = ka * kb;
         Prepared {
             cx: imp.x,
             cy: imp.y,
             qa,
             qb,
             qc,
-            half_h: (Q_COLUMNS as f32 * qa / det).sqrt(),
+            reach,
+            half_h: (reach * qa / det).sqrt(),
             profile: row.values,
-            min_cover: FAINT / absorb[0].max(absorb[1]).max(absorb[2]).max(FAINT),
+            min_cover,
             absorb,
             half_over_qa: 0.5 / qa,
         }
@@ -108,24 +113,46 @@ pub trait Channel: Copy + Ord + Send + Sync {
     type Tables: Copy + Send + Sync;
     /// The tables.
     fn tables() -> Self::Tables;
-    /// Linear light, 0–1.
-    fn to_linear(self, t: Self::Tables) -> f32;
-    /// Back to the channel's sRGB encoding.
-    fn from_linear(l: f32, t: Self::Tables) -> Self;
+    /// The largest fraction of light a value can lose and still be stored as itself: darkening below it is
+    /// skipped.
+    fn invisible() -> f32;
+    /// The share of a pixel's light that pigment can darken: all but the highlight's surface reflection
+    /// ([`highlight_share`]).
+    fn unveiled(rgb: [Self; 3], t: Self::Tables) -> f32;
+    /// The value after its linear light is multiplied by `transmit` (0–1); never lighter than `self`.
+    fn transmit(self, transmit: f32, t: Self::Tables) -> Self;
+}
+
+/// The tables 8-bit stamping reads: each value's light in encode-table units, the encode table, and the
+/// unveiled share by weakest channel.
+#[derive(Clone, Copy)]
+pub struct U8Tables {
+    index: &'static [f32; 256],
+    encode: &'static EncodeTable,
+    unveiled: &'static [f32; 256],
 }
 
 impl Channel for u8 {
-    type Tables = (&'static [f32; 256], &'static EncodeTable);
-    fn tables() -> Self::Tables {
-        (decode_table(), encode_table())
+    type Tables = U8Tables;
+    fn tables() -> U8Tables {
+        U8Tables {
+            index: encode_index_table(),
+            encode: encode_table(),
+            unveiled: unveiled_u8(),
+        }
+    }
+    fn invisible() -> f32 {
+        invisible_darkening()
     }
     #[inline]
-    fn to_linear(self, t: Self::Tables) -> f32 {
-        t.0[self as usize]
+    fn unveiled(rgb: [u8; 3], t: U8Tables) -> f32 {
+        t.unveiled[rgb[0].min(rgb[1]).min(rgb[2]) as usize]
     }
     #[inline]
-    fn from_linear(l: f32, t: Self::Tables) -> Self {
-        encode(l, t.1)
+    fn transmit(self, transmit: f32, t: U8Tables) -> u8 {
+        // The encode table is increasing and every value round-trips, so with transmit ≤ 1 this is never
+        // lighter than self (colour.rs tests both).
+        t.encode[round_small(t.index[self as usize] * transmit) as usize & (t.encode.len() - 1)]
     }
 }
 
@@ -134,14 +161,21 @@ impl Channel for u16 {
     fn tables() -> Self::Tables {
         decode_table_16()
     }
-    #[inline]
-    fn to_linear(self, t: Self::Tables) -> f32 {
-        t[self as usize]
+    fn invisible() -> f32 {
+        // A quarter of an 8-bit level: 16-bit output is viewed at 8 bits, and skipping the faint rim saves
+        // converting most of it.
+        1.0 / 512.0
     }
     #[inline]
-    fn from_linear(l: f32, _: Self::Tables) -> Self {
-        // Exact: only pixels under pigment get here, a few percent of the image.
-        (linear_to_srgb(l.clamp(0.0, 1.0)) * 65535.0 + 0.5) as u16
+    fn unveiled(rgb: [u16; 3], t: Self::Tables) -> f32 {
+        1.0 - highlight_share(rgb.map(|v| t[v as usize]))
+    }
+    #[inline]
+    fn transmit(self, transmit: f32, t: Self::Tables) -> u16 {
+        // Exact: only pixels under pigment get here, a few percent of the image. min() keeps "never
+        // lighter" whatever powf's last bit does.
+        let l = (t[self as usize] * transmit).clamp(0.0, 1.0);
+        self.min((linear_to_srgb(l) * 65535.0 + 0.5) as u16)
     }
 }
 
@@ -160,11 +194,12 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
         .iter()
         .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
         .collect();
+    let invisible = T::invisible();
     let prepared: Vec<Prepared> = impressions
         .par_iter()
         .map(|imp| {
             let shade = shades_linear.get(imp.shade as usize).or(shades_linear.first()).copied();
-            Prepared::new(imp, ink, shade.unwrap_or([0.02; 3]))
+            Prepared::new(imp, ink, shade.unwrap_or([0.02; 3]), invisible)
         })
         .collect();
     let bands = h.div_ceil(BAND_ROWS);
@@ -200,56 +235,47 @@ fn stamp_row<T: Channel>(row: &mut [T], channels: usize, field_row: &[u8], y: us
     let w = field_row.len();
     let dy = y as f32 + 0.5 - p.cy;
     let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
-    // The pixel centres inside the ellipse: qa·dx² + qxy·dx + qy ≤ Q.
-    let disc = qxy * qxy - 4.0 * p.qa * (qy - Q_COLUMNS as f32);
+    // The pixel centres inside the ellipse, qa·dx² + qxy·dx + qy < reach, widened by a pixel on each side:
+    // whether a pixel is drawn is decided by its own q below, never by this float-rounded span.
+    let disc = qxy * qxy - 4.0 * p.qa * (qy - p.reach);
     if disc < 0.0 {
         return;
     }
     let root = disc.sqrt();
     let (lo, hi) = ((-qxy - root) * p.half_over_qa, (-qxy + root) * p.half_over_qa);
-    let x0 = ceil(p.cx + lo - 0.5).max(0) as usize;
-    let x1 = ((floor(p.cx + hi - 0.5) + 1).max(0) as usize).min(w);
-    if x0 >= x1 {
-        return;
-    }
-    // q and its first and second differences along the row.
-    let dx = x0 as f32 + 0.5 - p.cx;
-    let mut q = (p.qa * dx + qxy) * dx + qy;
-    let mut step = p.qa * (2.0 * dx + 1.0) + qxy;
-    let curve = 2.0 * p.qa;
-    let limit = Q_COLUMNS as f32;
-    for (px, &level) in row[x0 * channels..x1 * channels]
-        .chunks_exact_mut(channels)
-        .zip(&field_row[x0..x1])
-    {
-        // Float rounding in the stepping can leave q a hair outside 0..=Q; plain comparisons, as f32::clamp's
-        // NaN handling costs more than the rest of this line.
-        let column = if q > 0.0 { q } else { 0.0 };
-        let column = if column < limit { column } else { limit };
-        q += step;
-        step += curve;
-        if level == 0 {
+    let x0 = ceil(p.cx + lo - 1.5).max(0) as usize;
+    let x1 = ((floor(p.cx + hi + 0.5) + 1).max(0) as usize).min(w);
+    for x in x0..x1.max(x0) {
+        if field_row[x] == 0 {
             continue;
         }
-        // ⌊column⌋ (column ≥ 0): rounding column − ½ gives it, or the integer below when column is whole.
-        let i = round_small(column - 0.5) as usize;
-        let cover = p.profile[i] + (p.profile[i + 1] - p.profile[i]) * (column - i as f32);
-        if cover < p.min_cover {
+        let Some(cover) = coverage(p, x as f32 + 0.5 - p.cx, qxy, qy) else {
             continue;
-        }
-        let linear = [
-            px[0].to_linear(tables),
-            px[1].to_linear(tables),
-            px[2].to_linear(tables),
-        ];
+        };
+        let px = &mut row[x * channels..x * channels + 3];
+        let rgb = [px[0], px[1], px[2]];
         // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
-        let veil = highlight_share(linear);
+        let k = cover * T::unveiled(rgb, tables);
         for ch in 0..3 {
-            let t = 1.0 - cover * p.absorb[ch] * (1.0 - veil);
-            // Every value round-trips through linear light, so this never lightens; min() guarantees it.
-            px[ch] = px[ch].min(T::from_linear(linear[ch] * t, tables));
+            px[ch] = rgb[ch].transmit(1.0 - k * p.absorb[ch], tables);
         }
     }
+}
+
+/// The coverage of impression `p` at horizontal offset `dx` from its centre on a row whose terms of q are
+/// `qxy` (·dx) and `qy`, or `None` where it is too faint to change a value.
+#[inline]
+fn coverage(p: &Prepared, dx: f32, qxy: f32, qy: f32) -> Option<f32> {
+    let q = (p.qa * dx + qxy) * dx + qy;
+    // q ≥ 0 up to float rounding; plain comparisons, as f32::clamp's NaN handling costs more than the rest.
+    let column = if q > 0.0 { q } else { 0.0 };
+    if column >= p.reach {
+        return None;
+    }
+    // ⌊column⌋ (column ≥ 0): rounding column − ½ gives it, or the integer below when column is whole.
+    let i = round_small(column - 0.5) as usize;
+    let cover = p.profile[i] + (p.profile[i + 1] - p.profile[i]) * (column - i as f32);
+    (cover >= p.min_cover).then_some(cover)
 }
 
 /// ⌊x⌋ without a libm call (x86-64's baseline has no rounding instruction); |x| is far below 2⁶³ here.

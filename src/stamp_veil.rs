@@ -5,6 +5,8 @@
 //! light that is surface reflection is estimated from how white it is — its weakest channel (skin is never
 //! far from neutral-white except where the light source is mirrored).
 
+use std::sync::OnceLock;
+
 /// The share (0–1) of a pixel's light (linear RGB) taken to be surface reflection, which pigment cannot
 /// darken: none below a weakest channel of 0.45 (about sRGB 180), rising smoothly to 0.8 at 0.9.
 #[inline]
@@ -18,6 +20,18 @@ pub fn highlight_share(linear: [f32; 3]) -> f32 {
     }
     let t = smaller((white - 0.45) / 0.45, 1.0);
     0.8 * t * t * (3.0 - 2.0 * t)
+}
+
+/// The share of light pigment can darken (1 − [`highlight_share`]) of an 8-bit pixel, indexed by its weakest
+/// channel: the decode table is increasing, so the weakest 8-bit channel is the weakest in linear light too.
+pub fn unveiled_u8() -> &'static [f32; 256] {
+    static T: OnceLock<[f32; 256]> = OnceLock::new();
+    T.get_or_init(|| {
+        std::array::from_fn(|v| {
+            let l = crate::colour::decode_table()[v];
+            1.0 - highlight_share([l, l, l])
+        })
+    })
 }
 
 #[cfg(test)]
