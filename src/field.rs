@@ -231,6 +231,85 @@ impl DensityField {
     }
 }
 
+/// Side of the squares of [`LevelBlocks`], in pixels.
+pub(crate) const BLOCK: u32 = 16;
+
+/// The least and greatest level in each [`BLOCK`]×[`BLOCK`] square of a field (the last row and column of
+/// squares may be cut short by the field's edge).
+///
+/// Placement reads the level under each candidate point. Points of a tile cell lie on different pixel rows,
+/// so each read of the field itself is a cache miss; the squares' table is 1/128 of the field's size and
+/// stays in cache. A point is turned down on its square's greatest level, and where a square is uniform (as
+/// most of a mask is: all 0 or all 255) its level is known without reading the field at all.
+pub(crate) struct LevelBlocks {
+    columns: usize,
+    /// (least, greatest) per square, row by row.
+    squares: Vec<(u8, u8)>,
+    bounds: Option<PixelRect>,
+}
+
+impl LevelBlocks {
+    /// The squares of `field`, in one parallel pass over it.
+    pub(crate) fn new(field: &DensityField) -> Self {
+        let (w, b) = (field.width as usize, BLOCK as usize);
+        let columns = w.div_ceil(b);
+        let mut squares = vec![(u8::MAX, u8::MIN); columns * (field.height as usize).div_ceil(b)];
+        if w > 0 {
+            squares
+                .par_chunks_mut(columns)
+                .zip(field.values.par_chunks(w * b))
+                .for_each(|(out, rows)| {
+                    for row in rows.chunks(w) {
+                        for (square, run) in out.iter_mut().zip(row.chunks(b)) {
+                            // Folds over 16 bytes, which the compiler vectorises.
+                            let least = run.iter().fold(u8::MAX, |m, &v| m.min(v));
+                            let greatest = run.iter().fold(u8::MIN, |m, &v| m.max(v));
+                            *square = (square.0.min(least), square.1.max(greatest));
+                        }
+                    }
+                });
+        }
+        let bounds = Self::bounds(&squares, columns, field.width, field.height);
+        LevelBlocks {
+            columns,
+            squares,
+            bounds,
+        }
+    }
+
+    /// The squares with a non-zero level, as a pixel rectangle clipped to the field.
+    fn bounds(squares: &[(u8, u8)], columns: usize, width: u32, height: u32) -> Option<PixelRect> {
+        let mut found: Option<(usize, usize, usize, usize)> = None;
+        for (i, _) in squares.iter().enumerate().filter(|(_, s)| s.1 > 0) {
+            let (c, r) = (i % columns, i / columns);
+            found = Some(match found {
+                None => (c, r, c, r),
+                Some((c0, r0, c1, r1)) => (c0.min(c), r0.min(r), c1.max(c), r1.max(r)),
+            });
+        }
+        let (c0, r0, c1, r1) = found?;
+        let b = BLOCK as usize;
+        Some(PixelRect {
+            x0: (c0 * b) as u32,
+            y0: (r0 * b) as u32,
+            x1: (((c1 + 1) * b) as u32).min(width),
+            y1: (((r1 + 1) * b) as u32).min(height),
+        })
+    }
+
+    /// (least, greatest) level of the square holding pixel (x, y).
+    #[inline]
+    pub(crate) fn at(&self, x: u32, y: u32) -> (u8, u8) {
+        self.squares[(y / BLOCK) as usize * self.columns + (x / BLOCK) as usize]
+    }
+
+    /// A rectangle holding every pixel with a non-zero level (to the squares' edges), or `None` if there is
+    /// none.
+    pub(crate) fn bounding_box(&self) -> Option<PixelRect> {
+        self.bounds
+    }
+}
+
 /// A fraction 0–1 as a level 0–255 (NaN and negatives are 0).
 fn to_level(f: f32) -> u8 {
     if f.is_nan() {
@@ -243,6 +322,26 @@ fn to_level(f: f32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn level_blocks_hold_each_squares_least_and_greatest_level() {
+        // 37×21: squares cut short at the right and bottom edges.
+        let field = DensityField::from_fn(37, 21, |x, y| if x >= 20.0 && y >= 5.0 { (x + y) / 60.0 } else { 0.0 });
+        let blocks = LevelBlocks::new(&field);
+        for y in 0..21 {
+            for x in 0..37 {
+                let (lo, hi) = blocks.at(x, y);
+                let (sx, sy) = (x / BLOCK * BLOCK, y / BLOCK * BLOCK);
+                let levels: Vec<u8> = (sy..(sy + BLOCK).min(21))
+                    .flat_map(|py| (sx..(sx + BLOCK).min(37)).map(move |px| (px, py)))
+                    .map(|(px, py)| field.level(px, py))
+                    .collect();
+                assert_eq!((lo, hi), (*levels.iter().min().unwrap(), *levels.iter().max().unwrap()));
+            }
+        }
+        assert_eq!(blocks.bounding_box(), Some(PixelRect::new(16, 0, 37, 21)));
+        assert_eq!(LevelBlocks::new(&DensityField::uniform(40, 40, 0.0)).bounding_box(), None);
+    }
 
     #[test]
     fn bounding_box_and_area() {

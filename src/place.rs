@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blue_noise::{ranked_tile, TILE_POINTS};
 use crate::error::{Error, Result};
-use crate::field::DensityField;
+use crate::field::{DensityField, LevelBlocks};
 use crate::params::Params;
 
 /// One pigment impression, in photo pixels.
@@ -213,7 +213,8 @@ impl Look {
 pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Vec<Impression>> {
     params.validate()?;
     crate::params::check_scale(px_per_mm)?;
-    let Some(bbox) = field.bounding_box() else {
+    let blocks = LevelBlocks::new(field);
+    let Some(bbox) = blocks.bounding_box() else {
         return Ok(Vec::new());
     };
     // Impressions per pixel² at full density.
@@ -266,18 +267,25 @@ pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Ve
             let c = gy.rem_euclid(CELLS as i64) as usize * CELLS + gx.rem_euclid(CELLS as i64) as usize;
             let pts = &tile.points[tile.cell_start[c]..tile.cell_start[c + 1]];
             let instance = mix(mix(params.seed, ti as u64), tj as u64);
-            let look = &look;
+            let (look, blocks) = (&look, &blocks);
             pts.iter().filter_map(move |&(u, v, rank)| {
                 let x = ((ti as f64 + u as f64) * period - offset_x) as f32;
                 let y = ((tj as f64 + v as f64) * period - offset_y) as f32;
                 if !(x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32) {
                     return None;
                 }
-                let level = field.level(x as u32, y as u32) as u64;
+                let (x_px, y_px) = (x as u32, y as u32);
+                // Keep where (rank + ½) / n < level / 255 (times the foreshortening, at most 1), in exact
+                // integers. The square's greatest level turns most points down without reading the field,
+                // and a uniform square gives the level itself.
+                let (least, greatest) = blocks.at(x_px, y_px);
+                if (2 * rank as u64 + 1) * 255 >= 2 * greatest as u64 * n {
+                    return None;
+                }
+                let level = if least == greatest { least } else { field.level(x_px, y_px) } as u64;
                 let rank_fraction = (rank as f32 + 0.5) / n as f32;
                 let (threshold, facing) = match &head {
                     None => {
-                        // Keep where (rank + ½) / n < level / 255, in exact integers.
                         if (2 * rank as u64 + 1) * 255 >= 2 * level * n {
                             return None;
                         }
