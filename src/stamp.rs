@@ -235,24 +235,29 @@ fn stamp_row<T: Channel>(row: &mut [T], channels: usize, field_row: &[u8], y: us
     let w = field_row.len();
     let dy = y as f32 + 0.5 - p.cy;
     let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
-    // The pixel centres inside the ellipse, qa·dx² + qxy·dx + qy < reach, widened by a pixel on each side:
-    // whether a pixel is drawn is decided by its own q below, never by this float-rounded span.
+    // The pixel centres inside the ellipse, qa·dx² + qxy·dx + qy < reach.
     let disc = qxy * qxy - 4.0 * p.qa * (qy - p.reach);
     if disc < 0.0 {
         return;
     }
     let root = disc.sqrt();
     let (lo, hi) = ((-qxy - root) * p.half_over_qa, (-qxy + root) * p.half_over_qa);
-    let x0 = ceil(p.cx + lo - 1.5).max(0) as usize;
-    let x1 = ((floor(p.cx + hi + 0.5) + 1).max(0) as usize).min(w);
-    for x in x0..x1.max(x0) {
-        if field_row[x] == 0 {
-            continue;
-        }
-        let Some(cover) = coverage(p, x as f32 + 0.5 - p.cx, qxy, qy) else {
+    let x0 = ceil(p.cx + lo - 0.5).max(0) as usize;
+    let x1 = ((floor(p.cx + hi - 0.5) + 1).max(0) as usize).min(w);
+    if x0 >= x1 {
+        return;
+    }
+    // dx steps by exactly 1: it is a multiple of cx's last bit, far inside f32's range at these sizes.
+    let mut dx = x0 as f32 + 0.5 - p.cx;
+    for (px, &level) in row[x0 * channels..x1 * channels]
+        .chunks_exact_mut(channels)
+        .zip(&field_row[x0..x1])
+    {
+        let cover = coverage(p, dx, qxy, qy);
+        dx += 1.0;
+        let Some(cover) = cover.filter(|_| level != 0) else {
             continue;
         };
-        let px = &mut row[x * channels..x * channels + 3];
         let rgb = [px[0], px[1], px[2]];
         // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
         let k = cover * T::unveiled(rgb, tables);
@@ -273,7 +278,8 @@ fn coverage(p: &Prepared, dx: f32, qxy: f32, qy: f32) -> Option<f32> {
         return None;
     }
     // ⌊column⌋ (column ≥ 0): rounding column − ½ gives it, or the integer below when column is whole.
-    let i = round_small(column - 0.5) as usize;
+    // (Clamped to the table so that the compiler drops the bounds checks; column < reach ≤ Q_COLUMNS.)
+    let i = (round_small(column - 0.5) as usize).min(Q_COLUMNS);
     let cover = p.profile[i] + (p.profile[i + 1] - p.profile[i]) * (column - i as f32);
     (cover >= p.min_cover).then_some(cover)
 }
