@@ -42,8 +42,8 @@ pub fn profile_row(rho: f32) -> &'static [f32] {
 /// tail at 3σ), so with any pigment and opacity no 8-bit value would move by more than 0.2 of a level.
 pub const CUT_SIGMAS: f32 = 3.0;
 
-/// Columns of a [`q_row`] before its cut; the row holds two more (zeros) so interpolation never runs off it.
-pub const Q_COLUMNS: usize = 256;
+/// Columns of a [`q_row`] before its cut (stamping reads the nearest one); the row holds two more (zeros).
+pub const Q_COLUMNS: usize = 1024;
 
 /// A profile row indexed by squared distance.
 #[derive(Debug, Clone, Copy)]
@@ -55,11 +55,11 @@ pub struct QRow {
 }
 
 impl QRow {
-    /// The column past which the coverage stays below `cover` (every column at or beyond it reads, and
-    /// interpolates to, less), or the row's cut [`Q_COLUMNS`] if that comes first. Stamping ends an impression
-    /// there rather than at the cut.
+    /// The column past which the coverage stays below `cover` (every column at or beyond it reads less), or
+    /// the row's cut [`Q_COLUMNS`] if that comes first. Stamping ends an impression there rather than at the
+    /// cut.
     pub fn reach(&self, cover: f32) -> f32 {
-        // Columns 0..k hold at least `cover`; the span k−1..k still interpolates above it.
+        // Columns 0..k hold at least `cover`.
         let k = self.values.partition_point(|&v| v >= cover);
         k.min(Q_COLUMNS) as f32
     }
@@ -160,9 +160,8 @@ mod tests {
         for rho in [0.5f32, 1.0, 2.3, 4.0, 12.0] {
             let (t_row, q) = (profile_row(rho), q_row(rho));
             for t in [0.0f32, 0.3, 1.0, rho, rho + 1.0, rho + 2.5] {
-                let column = t * t * q.columns_per_q;
-                let (i, f) = (column as usize, column.fract());
-                let got = q.values[i] + (q.values[i + 1] - q.values[i]) * f;
+                // Read as stamping reads it: the nearest column.
+                let got = q.values[(t * t * q.columns_per_q).round() as usize];
                 assert!(
                     (got - sample(t_row, t)).abs() < 2e-3,
                     "rho {rho} t {t}: {got} vs {}",

@@ -277,10 +277,10 @@ fn coverage(p: &Prepared, dx: f32, qxy: f32, qy: f32) -> Option<f32> {
     if column >= p.reach {
         return None;
     }
-    // ⌊column⌋ (column ≥ 0): rounding column − ½ gives it, or the integer below when column is whole.
-    // (Clamped to the table so that the compiler drops the bounds checks; column < reach ≤ Q_COLUMNS.)
-    let i = (round_small(column - 0.5) as usize).min(Q_COLUMNS);
-    let cover = p.profile[i] + (p.profile[i + 1] - p.profile[i]) * (column - i as f32);
+    // The nearest column: the table is fine enough (1024 columns) that interpolating between two would change
+    // the cover by under 0.1%, and costs a sixth of stamping. (Clamped so that the compiler drops the bounds
+    // check.)
+    let cover = p.profile[(round_small(column) as usize).min(Q_COLUMNS)];
     (cover >= p.min_cover).then_some(cover)
 }
 
