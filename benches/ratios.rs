@@ -247,11 +247,22 @@ fn main() {
     let other = |name: &str, v: &[f64]| {
         println!("| {name} | {:.1} | {:.1} | {} | |", ms(m(v)), ms(median(v)), range(v));
     };
-    other("of encode: JPEG q90 4:2:0 into memory only (jpeg-encoder)", &st.encode_mem);
+    let codec = if cfg!(feature = "turbojpeg") {
+        "libjpeg-turbo, feature `turbojpeg`"
+    } else {
+        "jpeg-encoder"
+    };
+    other(
+        &format!("of encode: JPEG q90 4:2:0 into memory only ({codec})"),
+        &st.encode_mem,
+    );
     other("whole chain in one go (load, mask, `render`, save)", &chain);
     if let Some(c) = &cli {
         other(
-            &format!("`smpsim render` process, wall (`/usr/bin/time -v`, {} runs)", c.wall.len()),
+            &format!(
+                "`smpsim render` process, wall (`/usr/bin/time -v`, {} runs)",
+                c.wall.len()
+            ),
             &c.wall,
         );
     }

@@ -106,7 +106,10 @@ mod tests {
             assert_eq!(darken(v, 0.0), v, "value {v} does not round-trip");
             assert_eq!(darken(v, e), v, "value {v} changed by {e}");
         }
-        assert!((1..=255u8).any(|v| darken(v, e * 1.05) < v), "the threshold is not tight");
+        assert!(
+            (1..=255u8).any(|v| darken(v, e * 1.05) < v),
+            "the threshold is not tight"
+        );
     }
 
     #[test]

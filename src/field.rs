@@ -340,7 +340,10 @@ mod tests {
             }
         }
         assert_eq!(blocks.bounding_box(), Some(PixelRect::new(16, 0, 37, 21)));
-        assert_eq!(LevelBlocks::new(&DensityField::uniform(40, 40, 0.0)).bounding_box(), None);
+        assert_eq!(
+            LevelBlocks::new(&DensityField::uniform(40, 40, 0.0)).bounding_box(),
+            None
+        );
     }
 
     #[test]

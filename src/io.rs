@@ -294,16 +294,80 @@ fn write_jpeg(out: &mut impl Write, rgb: &RgbImage, icc: Option<&[u8]>, quality:
             format!("{w}x{h} is larger than JPEG allows (65535 a side)"),
         ));
     }
-    let mut encoder = jpeg_encoder::Encoder::new(out, quality);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-    if let Some(icc) = icc {
+    #[cfg(feature = "turbojpeg")]
+    return turbo::write_jpeg(out, rgb, icc, quality, path);
+    #[cfg(not(feature = "turbojpeg"))]
+    {
+        let mut encoder = jpeg_encoder::Encoder::new(out, quality);
+        encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+        if let Some(icc) = icc {
+            encoder
+                .add_icc_profile(icc)
+                .map_err(|e| bad_file(path, format!("cannot embed the colour profile: {e}")))?;
+        }
         encoder
-            .add_icc_profile(icc)
-            .map_err(|e| bad_file(path, format!("cannot embed the colour profile: {e}")))?;
+            .encode(rgb.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+            .map_err(|e| bad_file(path, format!("JPEG encoding failed: {e}")))
     }
-    encoder
-        .encode(rgb.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| bad_file(path, format!("JPEG encoding failed: {e}")))
+}
+
+/// JPEG encoding through libjpeg-turbo (feature `turbojpeg`).
+#[cfg(feature = "turbojpeg")]
+mod turbo {
+    use super::*;
+
+    /// Payload bytes per ICC segment: a segment holds at most 65533 bytes after its length, less the
+    /// 14-byte `ICC_PROFILE\0` header with its sequence number and count.
+    const ICC_CHUNK: usize = 65_519;
+
+    /// As the jpeg-encoder path: `quality`, 4:2:0 chroma, `icc` in APP2 segments.
+    pub(super) fn write_jpeg(
+        out: &mut impl Write,
+        rgb: &RgbImage,
+        icc: Option<&[u8]>,
+        quality: u8,
+        path: &Path,
+    ) -> Result<()> {
+        let failed = |e: turbojpeg::Error| bad_file(path, format!("JPEG encoding failed: {e}"));
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        let mut compressor = turbojpeg::Compressor::new().map_err(failed)?;
+        compressor.set_quality(quality as i32).map_err(failed)?;
+        compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).map_err(failed)?;
+        let image = turbojpeg::Image {
+            pixels: rgb.as_raw().as_slice(),
+            width: w,
+            pitch: w * 3,
+            height: h,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        let jpeg = compressor.compress_to_owned(image).map_err(failed)?;
+        let write = |out: &mut dyn Write, bytes: &[u8]| out.write_all(bytes).map_err(io_err(path));
+        // libjpeg-turbo's TurboJPEG API writes no ICC profile: the APP2 segments go in after SOI and the
+        // JFIF APP0 segment, where other encoders put them.
+        let head = match jpeg.get(2..4) {
+            Some([0xFF, 0xE0]) => 4 + u16::from_be_bytes([jpeg[4], jpeg[5]]) as usize,
+            _ => 2,
+        };
+        write(out, &jpeg[..head])?;
+        if let Some(icc) = icc.filter(|icc| !icc.is_empty()) {
+            let chunks = icc.len().div_ceil(ICC_CHUNK);
+            if chunks > 255 {
+                return Err(bad_file(
+                    path,
+                    "cannot embed the colour profile: larger than JPEG allows",
+                ));
+            }
+            for (i, chunk) in icc.chunks(ICC_CHUNK).enumerate() {
+                let length = (2 + 14 + chunk.len()) as u16;
+                write(out, &[0xFF, 0xE2])?;
+                write(out, &length.to_be_bytes())?;
+                write(out, b"ICC_PROFILE\0")?;
+                write(out, &[i as u8 + 1, chunks as u8])?;
+                write(out, chunk)?;
+            }
+        }
+        write(out, &jpeg[head..])
+    }
 }
 
 /// Writes `image` to `path` in the format its extension names (jpg/jpeg, png, webp, tif/tiff), atomically,

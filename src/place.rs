@@ -282,7 +282,11 @@ pub fn place(field: &DensityField, params: &Params, px_per_mm: f32) -> Result<Ve
                 if (2 * rank as u64 + 1) * 255 >= 2 * greatest as u64 * n {
                     return None;
                 }
-                let level = if least == greatest { least } else { field.level(x_px, y_px) } as u64;
+                let level = if least == greatest {
+                    least
+                } else {
+                    field.level(x_px, y_px)
+                } as u64;
                 let rank_fraction = (rank as f32 + 0.5) / n as f32;
                 let (threshold, facing) = match &head {
                     None => {

@@ -398,3 +398,20 @@ fn hostile_and_broken_files_give_one_line_errors_and_no_output() {
         .unwrap()
         .all(|e| !e.unwrap().file_name().to_string_lossy().contains(".part")));
 }
+
+/// A colour profile larger than one JPEG segment (64 KB) is split over several and reads back whole, with
+/// either JPEG encoder (jpeg-encoder, or libjpeg-turbo with the `turbojpeg` feature).
+#[test]
+fn a_large_colour_profile_spans_segments_and_reads_back_whole() {
+    let icc: Vec<u8> = (0..150_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let image = DynamicImage::ImageRgb8(quadrants());
+    let bytes = smpsim::io::encode_image(Path::new("out.jpg"), &image, Some(&icc), 90).unwrap();
+    let mut decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(&bytes)).unwrap();
+    assert_eq!(decoder.icc_profile().unwrap().as_deref(), Some(&icc[..]));
+    let decoded = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    assert_eq!(decoded.dimensions(), quadrants().dimensions());
+    // 4:2:0 at q90 keeps flat quadrants within a few levels.
+    let original = quadrants();
+    let (a, b) = (decoded.get_pixel(5, 5), original.get_pixel(5, 5));
+    assert!(a.0.iter().zip(b.0).all(|(x, y)| x.abs_diff(y) <= 4), "{a:?} vs {b:?}");
+}
