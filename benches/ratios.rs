@@ -127,14 +127,18 @@ fn main() {
 
     // ---- Thread scaling: placement + stamping on 1 and 2 threads ----------------------------------------
     eprintln!("ratios: thread scaling …");
+    // Beside each wall time, the CPU time all of the process's threads got during the run: on a shared
+    // machine the 2-thread run may not get two cores, and CPU ÷ wall says how many it did get.
     let (mut ps_1t, mut ps_2t) = (Vec::new(), Vec::new());
+    let (mut cpu_1t, mut cpu_2t) = (Vec::new(), Vec::new());
     for rep in 0..=REPS {
-        for (pool, times) in [(&pool1, &mut ps_1t), (&pool2, &mut ps_2t)] {
+        for (pool, times, cpu) in [(&pool1, &mut ps_1t, &mut cpu_1t), (&pool2, &mut ps_2t, &mut cpu_2t)] {
             let mut out = scene.photo.clone();
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             pool.install(|| place_and_stamp(&mut out, &scene.field, &params));
             if rep > 0 {
                 times.push(secs(t));
+                cpu.push(cpu_seconds().zip(c).map(|(after, before)| after - before));
             }
         }
     }
@@ -318,10 +322,23 @@ fn main() {
         );
     }
     let speedup = m(&ps_1t) / m(&ps_2t);
+    // The CPU time of each setting's fastest run: cores actually used, and whether the work grew.
+    let fastest_cpu = |times: &[f64], cpu: &[Option<f64>]| {
+        let i = (0..times.len()).min_by(|&a, &b| times[a].total_cmp(&times[b]))?;
+        cpu[i]
+    };
+    let cores_note = match (fastest_cpu(&ps_1t, &cpu_1t), fastest_cpu(&ps_2t, &cpu_2t)) {
+        (Some(one), Some(two)) => format!(
+            "; the 2-thread run got {:.2} cores (CPU ÷ wall), its CPU time {:.2}× the 1-thread run's",
+            two / m(&ps_2t),
+            two / one
+        ),
+        _ => String::new(),
+    };
     targets.row(
         "placement + stamping, 1 → 2 threads speed-up",
         format!(
-            "{speedup:.2}× ({:.1} ms → {:.1} ms; medians {:.2}×)",
+            "{speedup:.2}× ({:.1} ms → {:.1} ms; medians {:.2}×{cores_note})",
             ms(m(&ps_1t)),
             ms(m(&ps_2t)),
             median(&ps_1t) / median(&ps_2t)
@@ -419,6 +436,17 @@ fn load_average() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
+}
+
+/// CPU time, in seconds, that all of this process's threads have had so far (Linux: the first field of each
+/// `/proc/self/task/*/schedstat`, in nanoseconds), or `None` where that is not available.
+fn cpu_seconds() -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e9)
 }
 
 /// Seconds since `t`.
