@@ -344,9 +344,9 @@ mod turbo {
         let write = |out: &mut dyn Write, bytes: &[u8]| out.write_all(bytes).map_err(io_err(path));
         // libjpeg-turbo's TurboJPEG API writes no ICC profile: the APP2 segments go in after SOI and the
         // JFIF APP0 segment, where other encoders put them.
-        let head = match jpeg.get(2..4) {
-            Some([0xFF, 0xE0]) => 4 + u16::from_be_bytes([jpeg[4], jpeg[5]]) as usize,
-            _ => 2,
+        let head = match jpeg.get(2..6) {
+            Some(&[0xFF, 0xE0, high, low]) => (4 + u16::from_be_bytes([high, low]) as usize).min(jpeg.len()),
+            _ => 2.min(jpeg.len()),
         };
         write(out, &jpeg[..head])?;
         if let Some(icc) = icc.filter(|icc| !icc.is_empty()) {

@@ -247,15 +247,18 @@ fn stamp_row<T: Channel>(row: &mut [T], channels: usize, field_row: &[u8], y: us
     if x0 >= x1 {
         return;
     }
-    // dx steps by exactly 1: it is a multiple of cx's last bit, far inside f32's range at these sizes.
+    // The pixel centre's offset from the impression's, stepped by 1.0 rather than converted from x per pixel.
     let mut dx = x0 as f32 + 0.5 - p.cx;
     for (px, &level) in row[x0 * channels..x1 * channels]
         .chunks_exact_mut(channels)
         .zip(&field_row[x0..x1])
     {
-        let cover = coverage(p, dx, qxy, qy);
+        let here = dx;
         dx += 1.0;
-        let Some(cover) = cover.filter(|_| level != 0) else {
+        if level == 0 {
+            continue;
+        }
+        let Some(cover) = coverage(p, here, qxy, qy) else {
             continue;
         };
         let rgb = [px[0], px[1], px[2]];
