@@ -6,7 +6,7 @@
 //!
 //! The data moves one way: a **density field** (from a mask image) and **parameters** in physical units →
 //! [`place`](place::place) → a list of [`Impression`]s → [`stamp`](render::stamp_impressions) onto the photo.
-//! [`render`] does all of it on in-memory images; only [`io`], [`config`] and [`batch`] touch files.
+//! [`render()`] does all of it on in-memory images; only [`io`], [`config`] and [`batch`] touch files.
 //!
 //! Same inputs and seed give byte-identical output on any number of threads.
 //!

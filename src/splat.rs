@@ -65,7 +65,7 @@ impl QRow {
     }
 }
 
-/// The squared-distance form of [`profile_row`]`(rho)`, resampled once per process from the baked table.
+/// The squared-distance form of `profile_row(rho)`, resampled once per process from the baked table.
 pub fn q_row(rho: f32) -> QRow {
     static ROWS: OnceLock<Vec<[f32; Q_COLUMNS + 2]>> = OnceLock::new();
     let rows = ROWS.get_or_init(|| {
@@ -101,7 +101,7 @@ fn row_index(rho: f32) -> usize {
     (rho.clamp(0.0, MAX_RHO) * RHO_STEPS).round() as usize
 }
 
-/// Coverage at distance `t` (in σ) along a row from [`profile_row`]; zero past the table.
+/// Coverage at distance `t` (in σ) along a row from `profile_row`; zero past the table.
 #[inline]
 pub fn sample(row: &[f32], t: f32) -> f32 {
     let x = t * T_STEPS;
