@@ -198,6 +198,10 @@ fn shade_mix(params: &Params) -> Result<&[(Rgb8, f32)]> {
 
 /// Stamps already placed impressions onto `photo` with the pigment of `params` at `px_per_mm`.
 /// Pixels where `field` is 0 are left untouched.
+///
+/// The impressions may come from [`plan`] or be edited or made by the caller; one with a coordinate, size or
+/// angle that is not a finite number, or an opacity outside 0–1, is an error naming it, and the photo is
+/// then left as it was.
 pub fn stamp_impressions(
     photo: &mut RgbImage,
     field: &DensityField,
@@ -209,6 +213,7 @@ pub fn stamp_impressions(
     shade_mix(params)?;
     check_scale(px_per_mm)?;
     check_field_size(field, photo.width(), photo.height())?;
+    check_impressions(impressions)?;
     stamp(photo, 3, field, impressions, &ink(params, px_per_mm));
     Ok(())
 }
@@ -223,6 +228,32 @@ fn ink(params: &Params, px_per_mm: f32) -> Ink {
         shades: pigment::aged_shades(mix, params.years),
         blur_px: pigment::aged_blur_mm(params.edge_softness, params.years) * px_per_mm,
     }
+}
+
+/// Every impression drawable: finite position, size, angle and tone, opacity within 0–1.
+fn check_impressions(impressions: &[Impression]) -> Result<()> {
+    for (i, imp) in impressions.iter().enumerate() {
+        let numbers = [
+            ("x", imp.x),
+            ("y", imp.y),
+            ("radius_major", imp.radius_major),
+            ("radius_minor", imp.radius_minor),
+            ("angle", imp.angle),
+            ("tone", imp.tone),
+        ];
+        let bad = numbers
+            .into_iter()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(name, v)| (name, v, "must be a finite number"))
+            .or_else(|| {
+                let opacity_ok = (0.0..=1.0).contains(&imp.opacity);
+                (!opacity_ok).then_some(("opacity", imp.opacity, "must be within 0–1"))
+            });
+        if let Some((name, value, why)) = bad {
+            return Err(Error::param("impressions", format!("#{i} {name} = {value}"), why));
+        }
+    }
+    Ok(())
 }
 
 fn check_field_size(field: &DensityField, width: u32, height: u32) -> Result<()> {

@@ -272,3 +272,51 @@ fn bad_inputs_are_errors_not_panics() {
     .unwrap_err();
     assert!(err.to_string().contains("check the scale"), "{err}");
 }
+
+/// Impressions handed to `stamp_impressions` by a caller are checked: a NaN or infinite number, or an opacity
+/// outside 0–1, is an error naming the impression and the field, and the photo is untouched.
+#[test]
+fn impressions_that_cannot_be_drawn_are_errors_naming_them() {
+    let photo = RgbImage::from_pixel(40, 40, Rgb([180, 140, 120]));
+    let field = DensityField::uniform(40, 40, 1.0);
+    let good = Impression {
+        x: 20.0,
+        y: 20.0,
+        radius_major: 1.5,
+        radius_minor: 1.5,
+        angle: 0.0,
+        opacity: 0.8,
+        tone: 1.0,
+        rank: 0.0,
+        threshold: 1.0,
+        session: 1,
+        shade: 0,
+    };
+    let cases = [
+        (Impression { x: f32::NAN, ..good }, "#1 x = NaN"),
+        (
+            Impression {
+                radius_minor: f32::INFINITY,
+                ..good
+            },
+            "#1 radius_minor = inf",
+        ),
+        (
+            Impression {
+                angle: f32::NEG_INFINITY,
+                ..good
+            },
+            "#1 angle = -inf",
+        ),
+        (Impression { opacity: 1.5, ..good }, "#1 opacity = 1.5"),
+    ];
+    for (bad, named) in cases {
+        let mut img = photo.clone();
+        let err = stamp_impressions(&mut img, &field, &[good, bad], &params(), SCALE).unwrap_err();
+        assert!(err.to_string().contains(named), "{err}");
+        assert!(img == photo, "the photo changed on {named}");
+    }
+    let mut img = photo.clone();
+    stamp_impressions(&mut img, &field, &[good], &params(), SCALE).unwrap();
+    assert!(img != photo, "a good impression drew nothing");
+}
