@@ -144,13 +144,11 @@ fn same_seed_same_bytes_on_any_thread_count() {
     assert!(one != other_seed, "the seed changes nothing");
 }
 
-/// Linear-light darkening of one impression stamped at a sub-pixel offset on a flat grey photo.
-fn stamp_one(dx: f32, dy: f32, radius: f32, grey: u8) -> (f64, f64, f64) {
-    let mut img = RgbImage::from_pixel(40, 40, Rgb([grey; 3]));
-    let field = DensityField::uniform(40, 40, 1.0);
-    let imp = Impression {
-        x: 20.0 + dx,
-        y: 20.0 + dy,
+/// A round impression of `radius` px at (x, y), opacity 0.8, as a caller of `stamp_impressions` might make.
+fn round_impression(x: f32, y: f32, radius: f32) -> Impression {
+    Impression {
+        x,
+        y,
         radius_major: radius,
         radius_minor: radius,
         angle: 0.0,
@@ -160,7 +158,14 @@ fn stamp_one(dx: f32, dy: f32, radius: f32, grey: u8) -> (f64, f64, f64) {
         threshold: 1.0,
         session: 1,
         shade: 0,
-    };
+    }
+}
+
+/// Linear-light darkening of one impression stamped at a sub-pixel offset on a flat grey photo.
+fn stamp_one(dx: f32, dy: f32, radius: f32, grey: u8) -> (f64, f64, f64) {
+    let mut img = RgbImage::from_pixel(40, 40, Rgb([grey; 3]));
+    let field = DensityField::uniform(40, 40, 1.0);
+    let imp = round_impression(20.0 + dx, 20.0 + dy, radius);
     stamp_impressions(&mut img, &field, &[imp], &params(), SCALE).unwrap();
     let lin = |v: u8| smpsim_lin(v);
     let base = lin(grey);
@@ -279,19 +284,7 @@ fn bad_inputs_are_errors_not_panics() {
 fn impressions_that_cannot_be_drawn_are_errors_naming_them() {
     let photo = RgbImage::from_pixel(40, 40, Rgb([180, 140, 120]));
     let field = DensityField::uniform(40, 40, 1.0);
-    let good = Impression {
-        x: 20.0,
-        y: 20.0,
-        radius_major: 1.5,
-        radius_minor: 1.5,
-        angle: 0.0,
-        opacity: 0.8,
-        tone: 1.0,
-        rank: 0.0,
-        threshold: 1.0,
-        session: 1,
-        shade: 0,
-    };
+    let good = round_impression(20.0, 20.0, 1.5);
     let cases = [
         (Impression { x: f32::NAN, ..good }, "#1 x = NaN"),
         (
