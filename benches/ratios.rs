@@ -1,6 +1,6 @@
 //! The speed and memory ratios of issue 8, measured in one run and printed as one markdown table.
 //!
-//! `cargo bench --bench ratios` (a plain `main`, not criterion; about a minute on 2 cores).
+//! `cargo bench --bench ratios` (a plain `main`, not criterion; about 20 s on 2 cores after the build).
 //!
 //! Everything is measured in this one process (plus a few child processes for peak memory), interleaved, over a
 //! few repetitions. The machines are shared: another tenant's work can only add time to a repetition, never

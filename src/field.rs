@@ -232,7 +232,7 @@ impl DensityField {
 }
 
 /// Side of the squares of [`LevelBlocks`], in pixels.
-pub(crate) const BLOCK: u32 = 16;
+const BLOCK: u32 = 16;
 
 /// The least and greatest level in each [`BLOCK`]×[`BLOCK`] square of a field (the last row and column of
 /// squares may be cut short by the field's edge).

@@ -82,7 +82,7 @@ impl Prepared {
         // 0.15 mm impression at photo scale that is about a fifth of its pixels sooner than the table's cut.
         let min_cover = invisible / absorb.iter().fold(invisible, |m: f32, &v| m.max(v));
         let reach = row.reach(min_cover);
-        // The ellipse q ≤ Q reaches √(Q·qa/det) above and below its centre, det = qa·qc − qb²/4 = ka·kb.
+        // The ellipse q < reach reaches √(reach·qa/det) above and below its centre, det = qa·qc − qb²/4 = ka·kb.
         let det = ka * kb;
         Prepared {
             cx: imp.x,
