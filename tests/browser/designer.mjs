@@ -58,7 +58,12 @@ try {
   for (const [fx, fy] of [[0.32, 0.36], [0.5, 0.30], [0.68, 0.36]]) {
     await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
   }
-  await newPreviewAfter(v0);
+  // Under load the clicks can be more than the 120 ms debounce apart, so a preview of one or two points
+  // (no hairline yet, the photo unchanged) may land first: wait for the one that has impressions.
+  await page.waitForFunction((v) =>
+    Number(document.getElementById("after-img").dataset.version) > v && document.body.dataset.state === "idle" &&
+    document.getElementById("stats").textContent.includes("impressions"),
+    v0, { timeout: 20000 });
   result.previewMs = Date.now() - started;
   result.meanAfter = await imageBytes();
   result.stats = await page.locator("#stats").textContent();
