@@ -432,12 +432,12 @@ fn sessions_are_private_and_forgotten_when_closed() {
 
 #[test]
 fn an_unused_photo_is_forgotten() {
-    // The library's server, with a one-second idle limit (the command line's is in minutes).
+    // The library's server, with a two-second idle limit (the command line's is in minutes).
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let options = smpsim::serve::Options {
             addr: "127.0.0.1:0".parse().unwrap(),
-            idle: std::time::Duration::from_secs(1),
+            idle: std::time::Duration::from_secs(2),
             ..Default::default()
         };
         smpsim::serve::run(options, |addr| tx.send(addr).unwrap()).unwrap();
@@ -452,7 +452,7 @@ fn an_unused_photo_is_forgotten() {
     let opened: serde_json::Value = serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
     let before = format!("http://{addr}/api/photos/{}/before", opened["id"].as_str().unwrap());
     assert_eq!(agent.get(&before).call().unwrap().status().as_u16(), 200);
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    std::thread::sleep(std::time::Duration::from_millis(5000));
     assert_eq!(agent.get(&before).call().unwrap().status().as_u16(), 404);
 }
 
