@@ -5,6 +5,7 @@
 //! N and how each looks on the day shown. Every choice comes from an impression's own rank and identity, so a
 //! later session contains every impression of an earlier one, unchanged in place and shade.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -301,32 +302,68 @@ pub const TINT_PER_YEAR: f32 = 0.08;
 /// session, shade and look for the day shown (fresh or healed, `params.years` later); `mix` is the shade
 /// proportions (index = shade).
 pub fn apply(impressions: &mut Vec<Impression>, params: &Params, mix: &[(Rgb8, f32)]) {
-    let (n, k) = (params.sessions, params.session_shown());
-    let cumulative: Vec<f32> = (1..=n).map(|j| session_fraction(j, n)).collect();
-    let keep = cumulative[(k - 1) as usize];
-    let years = params.years;
-    let fade = 0.5f32.powf(years / FADE_HALF_LIFE_YEARS);
-    let spread = (1.0 + SPREAD_PER_YEAR * years).min(1.5);
-    impressions.retain_mut(|imp| {
-        // The impression's rank relative to the local density: below `keep` it exists by session k.
-        let relative = imp.rank / imp.threshold.max(1e-6);
-        if relative >= keep {
-            return false;
+    let sessions = Sessions::new(params, mix);
+    impressions.retain(|imp| sessions.exists(imp.rank, imp.threshold));
+    impressions
+        .par_iter_mut()
+        .with_min_len(4096)
+        .for_each(|imp| sessions.finish(imp));
+}
+
+/// Which impressions exist by the session shown, and how each looks on that day ([`apply`], one impression
+/// at a time, so that placement can do it as it draws them).
+pub(crate) struct Sessions<'a> {
+    /// Share of the final impressions laid by the end of each session.
+    cumulative: Vec<f32>,
+    /// The session shown (1-based) and its share.
+    shown: u8,
+    keep: f32,
+    fresh: bool,
+    /// Opacity left after `years` of fading, and the growth of the radius.
+    fade: f32,
+    spread: f32,
+    mix: &'a [(Rgb8, f32)],
+}
+
+impl<'a> Sessions<'a> {
+    pub(crate) fn new(params: &Params, mix: &'a [(Rgb8, f32)]) -> Self {
+        let (n, k) = (params.sessions, params.session_shown());
+        let cumulative: Vec<f32> = (1..=n).map(|j| session_fraction(j, n)).collect();
+        let keep = cumulative[(k - 1) as usize];
+        Sessions {
+            cumulative,
+            shown: k,
+            keep,
+            fresh: params.fresh,
+            fade: 0.5f32.powf(params.years / FADE_HALF_LIFE_YEARS),
+            spread: (1.0 + SPREAD_PER_YEAR * params.years).min(1.5),
+            mix,
         }
-        let j = cumulative.iter().position(|&c| relative < c).unwrap_or(n as usize - 1) as u8 + 1;
+    }
+
+    /// Whether the impression of `rank` where the local threshold is `threshold` has been laid by the session
+    /// shown: its rank relative to the local density is below that session's share.
+    pub(crate) fn exists(&self, rank: f32, threshold: f32) -> bool {
+        rank / threshold.max(1e-6) < self.keep
+    }
+
+    /// Sets the session, shade and look of an impression that [exists](Self::exists).
+    pub(crate) fn finish(&self, imp: &mut Impression) {
+        let relative = imp.rank / imp.threshold.max(1e-6);
+        let last = self.cumulative.len() - 1;
+        let j = self.cumulative.iter().position(|&c| relative < c).unwrap_or(last) as u8 + 1;
         imp.session = j;
-        imp.shade = pick_shade(imp.rank, mix);
-        imp.opacity *= session_tone(j) * fade;
-        if params.fresh && j == k {
+        imp.shade = pick_shade(imp.rank, self.mix);
+        imp.opacity *= session_tone(j) * self.fade;
+        if self.fresh && j == self.shown {
             imp.radius_major *= FRESH_SIZE;
             imp.radius_minor *= FRESH_SIZE;
             imp.opacity *= FRESH_OPACITY;
         }
-        imp.radius_major *= spread;
-        imp.radius_minor *= spread;
+        imp.radius_major *= self.spread;
+        imp.radius_minor *= self.spread;
         imp.opacity = imp.opacity.min(1.0);
-        true
-    });
+    }
 }
 
 /// The shade index for an impression: by a hash of its rank against the cumulative proportions, so the

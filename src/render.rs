@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::field::DensityField;
 use crate::params::{check_scale, Params, Rgb8};
 use crate::pigment::{self, AutoShade, ShadeSpec};
-use crate::place::{place, Impression};
+use crate::place::{place_with, Impression};
 use crate::scale::estimate_px_per_mm;
 use crate::stamp::{stamp, Ink};
 
@@ -170,13 +170,12 @@ pub fn plan(width: u32, height: u32, field: &DensityField, params: &Params) -> R
     };
     check_scale(px_per_mm)?;
     let start = Instant::now();
-    let mut impressions = place(field, params, px_per_mm)?;
-    pigment::apply(&mut impressions, params, mix);
+    let (impressions, area_px) = place_with(field, params, px_per_mm, Some(&pigment::Sessions::new(params, mix)))?;
     let stats = RenderStats {
         impressions: impressions.len(),
         px_per_mm,
         px_per_mm_estimated: estimated,
-        treated_area_cm2: field.weighted_area_px() / (px_per_mm as f64 * px_per_mm as f64) / 100.0,
+        treated_area_cm2: area_px / (px_per_mm as f64 * px_per_mm as f64) / 100.0,
         shade: params.shade.to_string(),
         auto_shade: None,
         place_seconds: start.elapsed().as_secs_f64(),
