@@ -27,6 +27,11 @@ use crate::stamp_veil::{highlight_share, unveiled_u8};
 /// Rows per band: enough bands to share among threads, few enough that an impression rarely spans two.
 pub const BAND_ROWS: usize = 16;
 
+/// Pieces the impressions are prepared in, in parallel.
+const PIECES: usize = 16;
+/// The fewest impressions worth a piece of their own.
+const MIN_PIECE: usize = 4096;
+
 /// Optical settings for a stamping pass.
 #[derive(Debug, Clone)]
 pub struct Ink {
@@ -195,35 +200,46 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
         .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
         .collect();
     let invisible = T::invisible();
-    let prepared: Vec<Prepared> = impressions
-        .par_iter()
-        .map(|imp| {
-            let shade = shades_linear.get(imp.shade as usize).or(shades_linear.first()).copied();
-            Prepared::new(imp, ink, shade.unwrap_or([0.02; 3]), invisible)
+    let bands = h.div_ceil(BAND_ROWS);
+    // Impressions are prepared and sorted into bands in parallel pieces (a fixed number, so the work never
+    // depends on the thread count); a band then walks the pieces in order, so each pixel still sees its
+    // impressions in placement order. Done serially, sorting into bands held up the second thread.
+    let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
+    let pieces: Vec<(Vec<Prepared>, Vec<Vec<u32>>)> = impressions
+        .par_chunks(per_piece)
+        .map(|chunk| {
+            let prepared: Vec<Prepared> = chunk
+                .iter()
+                .map(|imp| {
+                    let shade = shades_linear.get(imp.shade as usize).or(shades_linear.first()).copied();
+                    Prepared::new(imp, ink, shade.unwrap_or([0.02; 3]), invisible)
+                })
+                .collect();
+            let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
+            for (i, p) in prepared.iter().enumerate() {
+                let rows = p.rows(0..h);
+                if !rows.is_empty() {
+                    for band in &mut by_band[rows.start / BAND_ROWS..=(rows.end - 1) / BAND_ROWS] {
+                        band.push(i as u32);
+                    }
+                }
+            }
+            (prepared, by_band)
         })
         .collect();
-    let bands = h.div_ceil(BAND_ROWS);
-    let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
-    for (i, p) in prepared.iter().enumerate() {
-        let rows = p.rows(0..h);
-        if !rows.is_empty() {
-            for band in &mut by_band[rows.start / BAND_ROWS..=(rows.end - 1) / BAND_ROWS] {
-                band.push(i as u32);
-            }
-        }
-    }
     let tables = T::tables();
     data.par_chunks_mut(w * channels * BAND_ROWS)
-        .zip(by_band.par_iter())
         .enumerate()
-        .for_each(|(band, (pixels, list))| {
+        .for_each(|(band, pixels)| {
             let top = band * BAND_ROWS;
             let rows = top..top + pixels.len() / (w * channels);
-            for &i in list {
-                let p = &prepared[i as usize];
-                for y in p.rows(rows.clone()) {
-                    let row = &mut pixels[(y - top) * w * channels..(y - top + 1) * w * channels];
-                    stamp_row(row, channels, field.row(y as u32), y, p, tables);
+            for (prepared, by_band) in &pieces {
+                for &i in &by_band[band] {
+                    let p = &prepared[i as usize];
+                    for y in p.rows(rows.clone()) {
+                        let row = &mut pixels[(y - top) * w * channels..(y - top + 1) * w * channels];
+                        stamp_row(row, channels, field.row(y as u32), y, p, tables);
+                    }
                 }
             }
         });
@@ -299,4 +315,53 @@ fn floor(x: f32) -> i64 {
 fn ceil(x: f32) -> i64 {
     let t = x as i64;
     t + (x > t as f32) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Overlapping impressions of two shades, deterministic but scattered.
+    fn crowd(n: usize, w: f32, h: f32) -> Vec<Impression> {
+        (0..n)
+            .map(|i| {
+                let (u, v) = ((i as f32 * 0.618_034).fract(), (i as f32 * 0.754_878).fract());
+                Impression {
+                    x: u * w,
+                    y: v * h,
+                    radius_major: 1.5 + 2.0 * v,
+                    radius_minor: 1.2 + u,
+                    angle: 3.0 * u,
+                    opacity: 0.5 + 0.4 * u,
+                    tone: 1.0,
+                    rank: 0.0,
+                    threshold: 1.0,
+                    session: 1,
+                    shade: (i % 2) as u8,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pieces_and_bands_keep_each_pixels_impressions_in_order() {
+        // More impressions than one piece holds, crowded so that most pixels are under several of them
+        // (darkening is not commutative once values round, so a changed order changes bytes).
+        let (w, h) = (120u32, 90u32);
+        let imps = crowd(3 * MIN_PIECE + 100, w as f32, h as f32);
+        let field = DensityField::uniform(w, h, 1.0);
+        let ink = Ink {
+            shades: vec![Rgb8([40, 38, 42]), Rgb8([90, 70, 60])],
+            blur_px: 0.6,
+        };
+        let start: Vec<u8> = (0..w * h * 3).map(|i| (120 + i % 97) as u8).collect();
+        let mut together = start.clone();
+        stamp(&mut together, 3, &field, &imps, &ink);
+        let mut one_by_one = start.clone();
+        for imp in &imps {
+            stamp(&mut one_by_one, 3, &field, std::slice::from_ref(imp), &ink);
+        }
+        assert!(together == one_by_one, "stamping in pieces changed the order");
+        assert!(together.iter().zip(&start).filter(|(a, b)| a != b).count() > (w * h * 3 / 2) as usize);
+    }
 }
