@@ -67,7 +67,7 @@ impl QRow {
 
 /// The squared-distance form of `profile_row(rho)`, resampled once per process from the baked table.
 pub fn q_row(rho: f32) -> QRow {
-    static ROWS: OnceLock<Vec<[f32; Q_COLUMNS + 2]>> = OnceLock::new();
+    static ROWS: OnceLock<Vec<([f32; Q_COLUMNS + 2], f32)>> = OnceLock::new();
     let rows = ROWS.get_or_init(|| {
         (0..profile::ROWS)
             .map(|r| {
@@ -81,14 +81,14 @@ pub fn q_row(rho: f32) -> QRow {
                 for c in 1..values.len() {
                     values[c] = values[c].min(values[c - 1]);
                 }
-                values
+                (values, Q_COLUMNS as f32 / q_end)
             })
             .collect()
     });
-    let r = row_index(rho);
+    let (values, columns_per_q) = &rows[row_index(rho)];
     QRow {
-        values: &rows[r],
-        columns_per_q: Q_COLUMNS as f32 / q_end(r),
+        values,
+        columns_per_q: *columns_per_q,
     }
 }
 
@@ -98,7 +98,9 @@ fn q_end(r: usize) -> f32 {
 }
 
 fn row_index(rho: f32) -> usize {
-    (rho.clamp(0.0, MAX_RHO) * RHO_STEPS).round() as usize
+    // Rounded by adding ½ (the value is never negative): `f32::round` is a library call on x86-64's baseline,
+    // once per impression.
+    (rho.clamp(0.0, MAX_RHO) * RHO_STEPS + 0.5) as usize
 }
 
 /// Coverage at distance `t` (in σ) along a row from `profile_row`; zero past the table.

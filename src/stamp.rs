@@ -41,6 +41,13 @@ pub struct Ink {
     pub blur_px: f32,
 }
 
+impl Ink {
+    /// The blur a pixel sees, σ in pixels: the skin's plus the pixel's own box (variance 1/12 px²).
+    fn pixel_sigma(&self) -> f32 {
+        (self.blur_px * self.blur_px + 1.0 / 12.0).sqrt()
+    }
+}
+
 /// An impression ready to draw, in pixel units: its profile row and the quadratic form that indexes it.
 struct Prepared {
     cx: f32,
@@ -64,11 +71,12 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(imp: &Impression, ink: &Ink, shade_linear: [f32; 3], invisible: f32) -> Self {
+    /// `blur` is the skin blur plus the pixel's box: σ = √(blur_px² + 1/12) ([`Ink::pixel_sigma`]).
+    fn new(imp: &Impression, blur: f32, shade_linear: [f32; 3], invisible: f32) -> Self {
         let (a, b) = (imp.radius_major.max(1e-3), imp.radius_minor.max(1e-3));
         let r = (a * b).sqrt();
-        // Skin blur plus the pixel's box (variance 1/12 px²); never sharper than the table's widest disc.
-        let sigma = (ink.blur_px * ink.blur_px + 1.0 / 12.0).sqrt().max(r / MAX_RHO);
+        // Never sharper than the table's widest disc.
+        let sigma = blur.max(r / MAX_RHO);
         let row = q_row(r / sigma);
         let (s, c) = imp.angle.sin_cos();
         // Stretch the ellipse into a circle of radius r: along the major axis by b/a, across by a/b.
@@ -200,6 +208,7 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
         .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
         .collect();
     let invisible = T::invisible();
+    let blur = ink.pixel_sigma();
     let bands = h.div_ceil(BAND_ROWS);
     // Impressions are prepared and sorted into bands in parallel pieces (a fixed number, so the work never
     // depends on the thread count); a band then walks the pieces in order, so each pixel still sees its
@@ -212,7 +221,7 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
                 .iter()
                 .map(|imp| {
                     let shade = shades_linear.get(imp.shade as usize).or(shades_linear.first()).copied();
-                    Prepared::new(imp, ink, shade.unwrap_or([0.02; 3]), invisible)
+                    Prepared::new(imp, blur, shade.unwrap_or([0.02; 3]), invisible)
                 })
                 .collect();
             let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
