@@ -344,12 +344,12 @@ impl<'a> Sessions<'a> {
     /// Whether the impression of `rank` where the local threshold is `threshold` has been laid by the session
     /// shown: its rank relative to the local density is below that session's share.
     pub(crate) fn exists(&self, rank: f32, threshold: f32) -> bool {
-        rank / threshold.max(1e-6) < self.keep
+        relative_rank(rank, threshold) < self.keep
     }
 
     /// Sets the session, shade and look of an impression that [exists](Self::exists).
     pub(crate) fn finish(&self, imp: &mut Impression) {
-        let relative = imp.rank / imp.threshold.max(1e-6);
+        let relative = relative_rank(imp.rank, imp.threshold);
         let last = self.cumulative.len() - 1;
         let j = self.cumulative.iter().position(|&c| relative < c).unwrap_or(last) as u8 + 1;
         imp.session = j;
@@ -364,6 +364,12 @@ impl<'a> Sessions<'a> {
         imp.radius_minor *= self.spread;
         imp.opacity = imp.opacity.min(1.0);
     }
+}
+
+/// An impression's rank relative to the local density where it sits: the share of the final impressions
+/// there that come before it, which decides the session that lays it.
+fn relative_rank(rank: f32, threshold: f32) -> f32 {
+    rank / threshold.max(1e-6)
 }
 
 /// The shade index for an impression: by a hash of its rank against the cumulative proportions, so the

@@ -299,7 +299,7 @@ pub(crate) fn place_with(
     let lists: Vec<Vec<Impression>> = tasks
         .par_iter()
         .map(|task| {
-            let mut list = Vec::with_capacity(task.iter().map(|&unit| layout.points_in(unit)).sum());
+            let mut list = Vec::with_capacity(task.iter().map(|&unit| layout.cell_points(unit).len()).sum());
             list.extend(
                 task.iter()
                     .flat_map(|&unit| layout.candidates(unit))
@@ -359,10 +359,10 @@ struct Layout<'a> {
 }
 
 impl Layout<'_> {
-    /// How many tile points unit (gx, gy) holds: at most that many are kept.
-    fn points_in(&self, (gx, gy): (i64, i64)) -> usize {
+    /// The tile points of unit (gx, gy): its cell of the tile, wherever the instance lies.
+    fn cell_points(&self, (gx, gy): (i64, i64)) -> &'static [(f32, f32, u32)] {
         let c = gy.rem_euclid(CELLS as i64) as usize * CELLS + gx.rem_euclid(CELLS as i64) as usize;
-        self.tile.cell_start[c + 1] - self.tile.cell_start[c]
+        &self.tile.points[self.tile.cell_start[c]..self.tile.cell_start[c + 1]]
     }
 
     /// The kept points of tile unit (gx, gy) (a cell of one tile instance), in the cell's row order.
@@ -370,10 +370,8 @@ impl Layout<'_> {
         let n = TILE_POINTS as u64;
         let (w, h) = (self.field.width(), self.field.height());
         let (ti, tj) = (gx.div_euclid(CELLS as i64), gy.div_euclid(CELLS as i64));
-        let c = gy.rem_euclid(CELLS as i64) as usize * CELLS + gx.rem_euclid(CELLS as i64) as usize;
-        let pts = &self.tile.points[self.tile.cell_start[c]..self.tile.cell_start[c + 1]];
         let instance = mix(mix(self.seed, ti as u64), tj as u64);
-        pts.iter().filter_map(move |&(u, v, rank)| {
+        self.cell_points((gx, gy)).iter().filter_map(move |&(u, v, rank)| {
             let x = ((ti as f64 + u as f64) * self.period - self.offset_x) as f32;
             let y = ((tj as f64 + v as f64) * self.period - self.offset_y) as f32;
             if !(x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32) {
@@ -383,8 +381,9 @@ impl Layout<'_> {
             // Keep where (rank + ½) / n < level / 255 (times the foreshortening, at most 1), in exact
             // integers. The square's greatest level turns most points down without reading the field,
             // and a uniform square gives the level itself.
+            let turned_down = |level: u64| (2 * rank as u64 + 1) * 255 >= 2 * level * n;
             let (least, greatest) = self.blocks.at(x_px, y_px);
-            if (2 * rank as u64 + 1) * 255 >= 2 * greatest as u64 * n {
+            if turned_down(greatest as u64) {
                 return None;
             }
             let level = if least == greatest {
@@ -394,7 +393,7 @@ impl Layout<'_> {
             } as u64;
             let (threshold, facing) = match &self.head {
                 None => {
-                    if (2 * rank as u64 + 1) * 255 >= 2 * level * n {
+                    if turned_down(level) {
                         return None;
                     }
                     (level as f32 / 255.0, None)
