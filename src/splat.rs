@@ -6,10 +6,10 @@
 //! same variance, 1/12 px²). That profile has no closed form, so it is tabulated once, in units of the blur σ:
 //! one row per disc radius ρ = r/σ, one column per distance t = d/σ from the centre.
 //!
-//! Stamping reads a second form of the same rows, indexed by the *squared* distance q = t² ([`q_row`]): an
-//! impression's q is a quadratic in x along a pixel row, so it is stepped by two additions per pixel, with no
-//! square root. Each q row ends [`CUT_SIGMAS`] past the disc's edge, where the coverage is too faint to move
-//! an 8-bit value.
+//! Stamping reads a second form of the same rows, a function of the *squared* distance q = t² in 32 quadratic
+//! pieces ([`cover_row`]): an impression's q is a quadratic in x along a pixel row, so there is no square root
+//! per pixel, and 32 pieces fit in two AVX-512 registers per coefficient. Each row ends [`CUT_SIGMAS`] past
+//! the disc's edge, where the coverage is too faint to move an 8-bit value.
 
 use std::sync::OnceLock;
 
@@ -31,7 +31,7 @@ fn table() -> &'static [f32] {
     })
 }
 
-/// One row of the profile (the tests' reference for [`q_row`]): coverage at distance `t` (in σ) is `row[t * T_STEPS]`, linearly interpolated.
+/// One row of the profile (the tests' reference for [`cover_row`]): coverage at distance `t` (in σ) is `row[t * T_STEPS]`, linearly interpolated.
 #[cfg(test)]
 pub fn profile_row(rho: f32) -> &'static [f32] {
     let row = row_index(rho);
@@ -42,54 +42,100 @@ pub fn profile_row(rho: f32) -> &'static [f32] {
 /// tail at 3σ), so with any pigment and opacity no 8-bit value would move by more than 0.2 of a level.
 pub const CUT_SIGMAS: f32 = 3.0;
 
-/// Columns of a [`q_row`] before its cut (stamping reads the nearest one); the row holds two more (zeros).
-pub const Q_COLUMNS: usize = 1024;
+/// Quadratic pieces of a [`CoverRow`]: as many as one AVX-512 two-register permute looks up.
+pub const SEGMENTS: usize = 32;
 
-/// A profile row indexed by squared distance.
-#[derive(Debug, Clone, Copy)]
-pub struct QRow {
-    /// Coverage at column `c` = q · `columns_per_q` (q = t², in σ²), for `c` in 0..=[`Q_COLUMNS`], then zeros.
-    pub values: &'static [f32; Q_COLUMNS + 2],
-    /// Columns per unit of q.
-    pub columns_per_q: f32,
+/// A profile row as a function of squared distance q (in σ²), in [`SEGMENTS`] quadratic pieces up to its cut.
+///
+/// With u = q · `segments_per_q` (0 ≤ u < 32), i = ⌊u⌋ and f = u − i, the coverage is
+/// `c0[i] + f·(c1[i] + f·c2[i])`: each piece passes through the profile at its ends and middle, within 1e-4
+/// of it everywhere. Three small arrays rather than a finely sampled row, so that a SIMD kernel holds a
+/// whole row in registers and evaluates it lane by lane with the same arithmetic as the scalar one.
+#[derive(Debug)]
+pub struct CoverRow {
+    /// Coverage at the start of each piece.
+    pub c0: [f32; SEGMENTS],
+    /// Linear term of each piece.
+    pub c1: [f32; SEGMENTS],
+    /// Quadratic term of each piece.
+    pub c2: [f32; SEGMENTS],
+    /// Pieces per unit of q.
+    pub segments_per_q: f32,
 }
 
-impl QRow {
-    /// The column past which the coverage stays below `cover` (every column at or beyond it reads less), or
-    /// the row's cut [`Q_COLUMNS`] if that comes first. Stamping ends an impression there rather than at the
-    /// cut.
+impl CoverRow {
+    /// Coverage at `u` (q in pieces, 0 ≤ u < 32; a larger u reads the last piece).
+    #[inline]
+    pub fn at(&self, u: f32) -> f32 {
+        // Truncation is ⌊u⌋ for u ≥ 0; clamped, so the compiler drops the bounds checks.
+        let i = (u as usize).min(SEGMENTS - 1);
+        let f = u - i as f32;
+        self.c0[i] + f * (self.c1[i] + f * self.c2[i])
+    }
+
+    /// Where the coverage has fallen below `cover` for good, in pieces (at most [`SEGMENTS`], the cut): in the
+    /// last piece that starts at or above `cover`, where that piece crosses it (solved as a quadratic), plus
+    /// 1/64 of a piece for rounding. Stamping ends an impression's rows there; each pixel inside still checks
+    /// its own coverage.
     pub fn reach(&self, cover: f32) -> f32 {
-        // Columns 0..k hold at least `cover`.
-        let k = self.values.partition_point(|&v| v >= cover);
-        k.min(Q_COLUMNS) as f32
+        // The pieces' starts fall (a running minimum when built), so pieces 0..k start at or above `cover`.
+        let k = self.c0.partition_point(|&v| v >= cover);
+        if k == 0 {
+            return 0.0;
+        }
+        let piece = k - 1;
+        let (a, b, c) = (self.c2[piece], self.c1[piece], self.c0[piece] - cover);
+        // The root of a·f² + b·f + c = 0 where the falling piece crosses zero, in the form that does not
+        // cancel: f = 2c / (−b + √(b² − 4ac)).
+        let disc = b * b - 4.0 * a * c;
+        let f = if disc >= 0.0 {
+            2.0 * c / (-b + disc.sqrt())
+        } else {
+            f32::NAN
+        };
+        let f = if (0.0..=1.0).contains(&f) {
+            (f + 1.0 / 64.0).min(1.0)
+        } else {
+            1.0
+        };
+        piece as f32 + f
     }
 }
 
-/// The squared-distance form of `profile_row(rho)`, resampled once per process from the baked table.
-pub fn q_row(rho: f32) -> QRow {
-    static ROWS: OnceLock<Vec<([f32; Q_COLUMNS + 2], f32)>> = OnceLock::new();
-    let rows = ROWS.get_or_init(|| {
-        (0..profile::ROWS)
-            .map(|r| {
-                let (t_row, q_end) = (&table()[r * COLUMNS..(r + 1) * COLUMNS], q_end(r));
-                let mut values: [f32; Q_COLUMNS + 2] = std::array::from_fn(|c| match c {
-                    0..=Q_COLUMNS => sample(t_row, (c as f32 * q_end / Q_COLUMNS as f32).sqrt()),
-                    _ => 0.0,
-                });
-                // The true profile falls with distance; the integrated table can wobble by ~1e-7 in its tail.
-                // A running minimum makes the fall exact, which is what lets `QRow::reach` binary-search it.
-                for c in 1..values.len() {
-                    values[c] = values[c].min(values[c - 1]);
-                }
-                (values, Q_COLUMNS as f32 / q_end)
-            })
-            .collect()
-    });
-    let (values, columns_per_q) = &rows[row_index(rho)];
-    QRow {
-        values,
-        columns_per_q: *columns_per_q,
+/// The squared-distance form of `profile_row(rho)`, built once per process from the baked table.
+pub fn cover_row(rho: f32) -> &'static CoverRow {
+    static ROWS: OnceLock<Vec<CoverRow>> = OnceLock::new();
+    let rows = ROWS.get_or_init(|| (0..profile::ROWS).map(build_cover_row).collect());
+    &rows[row_index(rho)]
+}
+
+/// Row `r` of the table in quadratic pieces of q, each through the profile at its ends and middle.
+fn build_cover_row(r: usize) -> CoverRow {
+    let (t_row, q_end) = (&table()[r * COLUMNS..(r + 1) * COLUMNS], q_end(r));
+    let h = q_end / SEGMENTS as f32;
+    // The true profile falls with distance; the integrated table can wobble by ~1e-7 in its tail. A running
+    // minimum makes the fall exact, which is what lets `reach` search the starts.
+    let mut nodes = [0.0f32; 2 * SEGMENTS + 1];
+    for (j, v) in nodes.iter_mut().enumerate() {
+        *v = sample(t_row, (j as f32 * 0.5 * h).sqrt());
     }
+    for j in 1..nodes.len() {
+        nodes[j] = nodes[j].min(nodes[j - 1]);
+    }
+    let mut row = CoverRow {
+        c0: [0.0; SEGMENTS],
+        c1: [0.0; SEGMENTS],
+        c2: [0.0; SEGMENTS],
+        segments_per_q: SEGMENTS as f32 / q_end,
+    };
+    for i in 0..SEGMENTS {
+        let (y0, y1, y2) = (nodes[2 * i], nodes[2 * i + 1], nodes[2 * i + 2]);
+        let c2 = 2.0 * (y2 - 2.0 * y1 + y0);
+        row.c0[i] = y0;
+        row.c1[i] = y2 - y0 - c2;
+        row.c2[i] = c2;
+    }
+    row
 }
 
 /// The squared distance (σ²) where row `r`'s q form is cut.
@@ -158,35 +204,51 @@ mod tests {
     }
 
     #[test]
-    fn q_rows_agree_with_t_rows_and_end_faint() {
+    fn cover_rows_agree_with_t_rows_and_end_faint() {
         for rho in [0.5f32, 1.0, 2.3, 4.0, 12.0] {
-            let (t_row, q) = (profile_row(rho), q_row(rho));
+            let (t_row, row) = (profile_row(rho), cover_row(rho));
             for t in [0.0f32, 0.3, 1.0, rho, rho + 1.0, rho + 2.5] {
-                // Read as stamping reads it: the nearest column.
-                let got = q.values[(t * t * q.columns_per_q).round() as usize];
+                let got = row.at(t * t * row.segments_per_q);
                 assert!(
-                    (got - sample(t_row, t)).abs() < 2e-3,
+                    (got - sample(t_row, t)).abs() < 2e-4,
                     "rho {rho} t {t}: {got} vs {}",
                     sample(t_row, t)
                 );
             }
-            assert!(q.values[Q_COLUMNS] < 1.4e-3, "rho {rho}: {}", q.values[Q_COLUMNS]);
-            assert_eq!(q.values[Q_COLUMNS + 1], 0.0);
+            // Between the nodes too: every 1/16 of a piece.
+            for j in 0..SEGMENTS * 16 {
+                let u = j as f32 / 16.0;
+                let want = sample(t_row, (u / row.segments_per_q).sqrt());
+                assert!(
+                    (row.at(u) - want).abs() < 2e-4,
+                    "rho {rho} u {u}: {} vs {want}",
+                    row.at(u)
+                );
+            }
+            assert!(row.at(SEGMENTS as f32 - 1e-3) < 1.4e-3, "rho {rho}");
         }
     }
 
     #[test]
     fn reach_bounds_the_coverage() {
         for rho in [0.5f32, 2.3, 6.0] {
-            let q = q_row(rho);
-            assert!(q.values.windows(2).all(|w| w[1] <= w[0]), "rho {rho}: not falling");
+            let row = cover_row(rho);
+            assert!(row.c0.windows(2).all(|w| w[1] <= w[0]), "rho {rho}: not falling");
             for cover in [2.0f32, 0.5, 0.01, 0.004, 1e-6] {
-                let k = q.reach(cover) as usize;
-                // Everything from the reach on is fainter (unless the cut came first); the column before is not.
-                if k < Q_COLUMNS {
-                    assert!(q.values[k..].iter().all(|&v| v < cover), "rho {rho} cover {cover}");
+                let reach = row.reach(cover);
+                assert!((0.0..=SEGMENTS as f32).contains(&reach));
+                // Fainter than `cover` from the reach on (sampled finely), and not much sooner.
+                let mut u = reach;
+                while u < SEGMENTS as f32 {
+                    assert!(row.at(u) < cover, "rho {rho} cover {cover}: {} at {u}", row.at(u));
+                    u += 1.0 / 64.0;
                 }
-                assert!(k == 0 || q.values[k - 1] >= cover, "rho {rho} cover {cover}");
+                if reach > 0.05 {
+                    assert!(
+                        row.at(reach - 0.05) >= cover * 0.99,
+                        "rho {rho} cover {cover}: reach too far"
+                    );
+                }
             }
         }
     }

@@ -1,31 +1,44 @@
 //! Stamping: pigment absorbs light under each impression, in linear light, band by band in parallel.
 //!
 //! The image is cut into horizontal bands of [`BAND_ROWS`] rows. Each band takes the impressions whose box
-//! touches it, in placement order, and darkens the pixels each one covers: the pixel goes to linear light, loses
-//! the fraction of light the pigment absorbs there, and goes back. Bands never share pixels and each pixel sees
-//! its impressions in the same order, so any number of threads gives the same bytes.
+//! touches it, in placement order, and darkens the pixels each one covers: the pixel loses, in linear light,
+//! the fraction of light the pigment absorbs there ([`crate::colour::darken_u8`] for 8-bit values). Bands
+//! never share pixels and each pixel sees its impressions in the same order, so any number of threads gives
+//! the same bytes.
 //!
 //! Absorption (multiplication) rather than painting keeps the photo's own light: a highlight stays brighter
 //! than a shadow under the same impression, skin texture shows through, and a pixel can only get darker.
 //!
-//! The hot loop walks one pixel row of one impression: the squared distance q (a quadratic in x) indexes the
-//! coverage in a q-ordered profile row ([`q_row`]), with no square root. An impression ends where its
-//! coverage could no longer change a stored value, so its faint rim costs nothing.
+//! The hot loop walks one pixel row of one impression: the squared distance q (a quadratic in x) gives the
+//! coverage through the impression's 32-piece profile ([`cover_row`]), with no square root. An impression
+//! ends where its coverage could no longer change a stored value, so its faint rim costs nothing. On a CPU
+//! with AVX-512 the 8-bit kernel takes sixteen pixels of a row at a time ([`avx512`]), with the scalar
+//! kernel's arithmetic lane for lane: the same bytes either way (a test compares them).
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
 use crate::colour::{
-    decode_table_16, encode_index_table, encode_table, invisible_darkening, linear_to_srgb, round_small,
-    srgb_to_linear, EncodeTable,
+    darken_u8, decode_table, decode_table_16, invisible_darkening, linear_to_srgb, power_table, srgb_to_linear,
+    PowerTable,
 };
 use crate::field::DensityField;
 use crate::params::Rgb8;
 use crate::place::Impression;
-use crate::splat::{q_row, MAX_RHO, Q_COLUMNS};
-use crate::stamp_veil::{highlight_share, unveiled_u8};
+use crate::splat::{cover_row, CoverRow, MAX_RHO};
+use crate::stamp_veil::{highlight_share, unveiled_u8, veiled_from};
+
+#[cfg(target_arch = "x86_64")]
+#[path = "stamp/avx512.rs"]
+mod avx512;
 
 /// Rows per band: enough bands to share among threads, few enough that an impression rarely spans two.
 pub const BAND_ROWS: usize = 16;
+
+/// Pixels added on each side of a row's span or box: float rounding of the span (~1e-5 px) must never leave
+/// out a pixel whose own u is inside the impression.
+const SPARE: f32 = 0.01;
 
 /// Pieces the impressions are prepared in, in parallel.
 const PIECES: usize = 16;
@@ -48,19 +61,20 @@ impl Ink {
     }
 }
 
-/// An impression ready to draw, in pixel units: its profile row and the quadratic form that indexes it.
-struct Prepared {
+/// An impression ready to draw, in pixel units: its profile and the quadratic form that indexes it.
+pub(crate) struct Prepared {
     cx: f32,
     cy: f32,
-    /// Profile column at offset (dx, dy) from the centre: qa·dx² + qb·dx·dy + qc·dy².
+    /// Profile position u (q in pieces) at offset (dx, dy) from the centre: qa·dx² + qb·dx·dy + qc·dy².
     qa: f32,
     qb: f32,
     qc: f32,
-    /// The column where the impression ends: beyond it no pixel would change ([`crate::splat::QRow::reach`]).
+    /// The u where the impression ends: beyond it no pixel would change ([`CoverRow::reach`]).
     reach: f32,
-    /// Half height of the box around the ellipse `q < reach`.
+    /// Half height and half width of the box around the ellipse `u < reach`.
     half_h: f32,
-    profile: &'static [f32; Q_COLUMNS + 2],
+    half_w: f32,
+    cover: &'static CoverRow,
     /// Per channel: fraction of light the pigment absorbs at full coverage, times opacity.
     absorb: [f32; 3],
     /// The smallest coverage that can change a value: the channel type's invisible darkening over the
@@ -70,6 +84,16 @@ struct Prepared {
     half_over_qa: f32,
 }
 
+/// The pixels of one image row that an impression may cover: columns `x0..x1`, the first one's offset from
+/// the centre, and the row's terms of u (`qxy`·dx and `qy`).
+struct Span {
+    x0: usize,
+    x1: usize,
+    dx0: f32,
+    qxy: f32,
+    qy: f32,
+}
+
 impl Prepared {
     /// `blur` is the skin blur plus the pixel's box: σ = √(blur_px² + 1/12) ([`Ink::pixel_sigma`]).
     fn new(imp: &Impression, blur: f32, shade_linear: [f32; 3], invisible: f32) -> Self {
@@ -77,10 +101,10 @@ impl Prepared {
         let r = (a * b).sqrt();
         // Never sharper than the table's widest disc.
         let sigma = blur.max(r / MAX_RHO);
-        let row = q_row(r / sigma);
+        let cover = cover_row(r / sigma);
         let (s, c) = imp.angle.sin_cos();
         // Stretch the ellipse into a circle of radius r: along the major axis by b/a, across by a/b.
-        let scale = row.columns_per_q / (sigma * sigma);
+        let scale = cover.segments_per_q / (sigma * sigma);
         let (ka, kb) = ((b / a) * scale, (a / b) * scale);
         let (qa, qb, qc) = (
             ka * c * c + kb * s * s,
@@ -92,10 +116,11 @@ impl Prepared {
             imp.opacity * (1.0 - pigment)
         });
         // Where cover × absorption falls below what can change a value, the impression has ended: for a
-        // 0.15 mm impression at photo scale that is about a fifth of its pixels sooner than the table's cut.
+        // 0.15 mm impression at photo scale that is about a fifth of its pixels sooner than the profile's cut.
         let min_cover = invisible / absorb.iter().fold(invisible, |m: f32, &v| m.max(v));
-        let reach = row.reach(min_cover);
-        // The ellipse q < reach reaches √(reach·qa/det) above and below its centre, det = qa·qc − qb²/4 = ka·kb.
+        let reach = cover.reach(min_cover);
+        // The ellipse u < reach reaches √(reach·qa/det) above and below its centre and √(reach·qc/det) to
+        // either side, det = qa·qc − qb²/4 = ka·kb.
         let det = ka * kb;
         Prepared {
             cx: imp.x,
@@ -105,7 +130,8 @@ impl Prepared {
             qc,
             reach,
             half_h: (reach * qa / det).sqrt(),
-            profile: row.values,
+            half_w: (reach * qc / det).sqrt(),
+            cover,
             min_cover,
             absorb,
             half_over_qa: 0.5 / qa,
@@ -113,16 +139,70 @@ impl Prepared {
     }
 
     /// The image rows (pixel centres) inside the ellipse, clipped to `rows`.
-    fn rows(&self, rows: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    fn rows(&self, rows: Range<usize>) -> Range<usize> {
         let y0 = (ceil(self.cy - self.half_h - 0.5).max(0) as usize).max(rows.start);
         let y1 = ((floor(self.cy + self.half_h - 0.5) + 1).max(0) as usize).min(rows.end);
         y0..y1.max(y0)
+    }
+
+    /// The terms of u along image row `y`: u = (qa·dx + qxy)·dx + qy at offset dx from the centre.
+    #[inline]
+    fn row_terms(&self, y: usize) -> (f32, f32) {
+        let dy = y as f32 + 0.5 - self.cy;
+        (self.qb * dy, self.qc * dy * dy)
+    }
+
+    /// The pixel columns of image row `y` inside the ellipse u < reach, clipped to a row `w` pixels wide, with
+    /// [`SPARE`] on each side (so that rounding never leaves out a pixel whose own u is inside: both kernels
+    /// decide each pixel by its u).
+    #[inline]
+    fn span(&self, y: usize, w: usize) -> Option<Span> {
+        let (qxy, qy) = self.row_terms(y);
+        // qa·dx² + qxy·dx + qy < reach.
+        let disc = qxy * qxy - 4.0 * self.qa * (qy - self.reach);
+        if disc < 0.0 {
+            return None;
+        }
+        let root = disc.sqrt();
+        let (lo, hi) = ((-qxy - root) * self.half_over_qa, (-qxy + root) * self.half_over_qa);
+        let x0 = ceil(self.cx + lo - 0.5 - SPARE).max(0) as usize;
+        let x1 = ((floor(self.cx + hi - 0.5 + SPARE) + 1).max(0) as usize).min(w);
+        (x0 < x1).then_some(Span {
+            x0,
+            x1,
+            dx0: x0 as f32 + 0.5 - self.cx,
+            qxy,
+            qy,
+        })
+    }
+
+    /// The pixel columns of the box around the ellipse, with [`SPARE`] on each side, clipped to a row `w`
+    /// pixels wide: the SIMD kernel's span on every row (cheaper than solving each row's own).
+    fn columns(&self, w: usize) -> Range<usize> {
+        let x0 = ceil(self.cx - self.half_w - 0.5 - SPARE).max(0) as usize;
+        let x1 = ((floor(self.cx + self.half_w - 0.5 + SPARE) + 1).max(0) as usize).min(w);
+        x0..x1.max(x0)
+    }
+
+    /// The coverage `i` pixels into `span`, or `None` outside the impression or where it is too faint to
+    /// change a value. The SIMD kernel computes the same, in the same order.
+    #[inline]
+    fn coverage(&self, span: &Span, i: usize) -> Option<f32> {
+        let dx = span.dx0 + i as f32;
+        let u = (self.qa * dx + span.qxy) * dx + span.qy;
+        // u ≥ 0 up to float rounding; plain comparisons, as f32::clamp's NaN handling costs more than the rest.
+        let u = if u > 0.0 { u } else { 0.0 };
+        if u >= self.reach {
+            return None;
+        }
+        let cover = self.cover.at(u);
+        (cover >= self.min_cover).then_some(cover)
     }
 }
 
 /// A channel value of an sRGB image: 8 or 16 bits, with the lookup tables it converts through.
 pub trait Channel: Copy + Ord + Send + Sync {
-    /// The conversion tables, fetched once per band rather than per pixel.
+    /// The conversion tables, fetched once per pass rather than per pixel.
     type Tables: Copy + Send + Sync;
     /// The tables.
     fn tables() -> Self::Tables;
@@ -132,27 +212,63 @@ pub trait Channel: Copy + Ord + Send + Sync {
     /// The share of a pixel's light that pigment can darken: all but the highlight's surface reflection
     /// ([`highlight_share`]).
     fn unveiled(rgb: [Self; 3], t: Self::Tables) -> f32;
-    /// The value after its linear light is multiplied by `transmit` (0–1); never lighter than `self`.
-    fn transmit(self, transmit: f32, t: Self::Tables) -> Self;
+    /// The value after its linear light loses the fraction `x` (0–1); never lighter than `self`.
+    fn darken(self, x: f32, t: Self::Tables) -> Self;
+    /// Darkens the pixels of `band` (rows from image row `top`, interleaved) that `p` covers within `rows`.
+    /// The scalar kernel; 8-bit values take a SIMD one where the CPU has it.
+    fn stamp_impression(
+        band: &mut [Self],
+        channels: usize,
+        field: &DensityField,
+        top: usize,
+        rows: Range<usize>,
+        p: &Prepared,
+        t: Self::Tables,
+    ) {
+        stamp_scalar(band, channels, field, top, rows, p, t);
+    }
 }
 
-/// The tables 8-bit stamping reads: each value's light in encode-table units, the encode table, and the
-/// unveiled share by weakest channel.
+/// The tables 8-bit stamping reads, and whether the CPU runs the AVX-512 kernel.
 #[derive(Clone, Copy)]
 pub struct U8Tables {
-    index: &'static [f32; 256],
-    encode: &'static EncodeTable,
+    power: &'static PowerTable,
+    decode: &'static [f32; 256],
     unveiled: &'static [f32; 256],
+    /// The darkest weakest channel a highlight veils ([`veiled_from`]).
+    veiled_from: u8,
+    simd: bool,
+}
+
+impl U8Tables {
+    /// The tables, with the SIMD kernel chosen by `simd` (and only if the CPU has it).
+    fn with_simd(simd: bool) -> Self {
+        U8Tables {
+            power: power_table(),
+            decode: decode_table(),
+            unveiled: unveiled_u8(),
+            veiled_from: veiled_from(),
+            simd: simd && simd_available(),
+        }
+    }
+}
+
+/// Whether this CPU runs the AVX-512 stamping kernel.
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 impl Channel for u8 {
     type Tables = U8Tables;
     fn tables() -> U8Tables {
-        U8Tables {
-            index: encode_index_table(),
-            encode: encode_table(),
-            unveiled: unveiled_u8(),
-        }
+        U8Tables::with_simd(true)
     }
     fn invisible() -> f32 {
         invisible_darkening()
@@ -162,10 +278,25 @@ impl Channel for u8 {
         t.unveiled[rgb[0].min(rgb[1]).min(rgb[2]) as usize]
     }
     #[inline]
-    fn transmit(self, transmit: f32, t: U8Tables) -> u8 {
-        // The encode table is increasing and every value round-trips, so with transmit ≤ 1 this is never
-        // lighter than self (colour.rs tests both).
-        t.encode[round_small(t.index[self as usize] * transmit) as usize & (t.encode.len() - 1)]
+    fn darken(self, x: f32, t: U8Tables) -> u8 {
+        darken_u8(self, x, t.power, t.decode)
+    }
+    fn stamp_impression(
+        band: &mut [u8],
+        channels: usize,
+        field: &DensityField,
+        top: usize,
+        rows: Range<usize>,
+        p: &Prepared,
+        t: U8Tables,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if t.simd && (channels == 3 || channels == 4) {
+            // SAFETY: `t.simd` is only set where `avx512::available()` found the CPU features.
+            unsafe { avx512::stamp_impression(band, channels, field, top, rows, p, &t) };
+            return;
+        }
+        stamp_scalar(band, channels, field, top, rows, p, t);
     }
 }
 
@@ -184,10 +315,10 @@ impl Channel for u16 {
         1.0 - highlight_share(rgb.map(|v| t[v as usize]))
     }
     #[inline]
-    fn transmit(self, transmit: f32, t: Self::Tables) -> u16 {
+    fn darken(self, x: f32, t: Self::Tables) -> u16 {
         // Exact: only pixels under pigment get here, a few percent of the image. min() keeps "never
         // lighter" whatever powf's last bit does.
-        let l = (t[self as usize] * transmit).clamp(0.0, 1.0);
+        let l = (t[self as usize] * (1.0 - x)).clamp(0.0, 1.0);
         self.min((linear_to_srgb(l) * 65535.0 + 0.5) as u16)
     }
 }
@@ -197,6 +328,18 @@ impl Channel for u16 {
 ///
 /// `data` holds `width × height × channels` values, the field's size (the render functions check).
 pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, impressions: &[Impression], ink: &Ink) {
+    stamp_with(data, channels, field, impressions, ink, T::tables());
+}
+
+/// [`stamp`] with the given tables (the tests choose the kernel through them).
+fn stamp_with<T: Channel>(
+    data: &mut [T],
+    channels: usize,
+    field: &DensityField,
+    impressions: &[Impression],
+    ink: &Ink,
+    tables: T::Tables,
+) {
     let (w, h) = (field.width() as usize, field.height() as usize);
     debug_assert_eq!(data.len(), w * h * channels);
     if w == 0 || h == 0 || impressions.is_empty() {
@@ -236,7 +379,6 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
             (prepared, by_band)
         })
         .collect();
-    let tables = T::tables();
     data.par_chunks_mut(w * channels * BAND_ROWS)
         .enumerate()
         .for_each(|(band, pixels)| {
@@ -244,72 +386,54 @@ pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, 
             let rows = top..top + pixels.len() / (w * channels);
             for (prepared, by_band) in &pieces {
                 for &i in &by_band[band] {
-                    let p = &prepared[i as usize];
-                    for y in p.rows(rows.clone()) {
-                        let row = &mut pixels[(y - top) * w * channels..(y - top + 1) * w * channels];
-                        stamp_row(row, channels, field.row(y as u32), y, p, tables);
-                    }
+                    T::stamp_impression(
+                        pixels,
+                        channels,
+                        field,
+                        top,
+                        rows.clone(),
+                        &prepared[i as usize],
+                        tables,
+                    );
                 }
             }
         });
 }
 
-/// Darkens the pixels of image row `y` (`row`, interleaved) that impression `p` covers.
-#[inline]
-fn stamp_row<T: Channel>(row: &mut [T], channels: usize, field_row: &[u8], y: usize, p: &Prepared, tables: T::Tables) {
-    let w = field_row.len();
-    let dy = y as f32 + 0.5 - p.cy;
-    let (qy, qxy) = (p.qc * dy * dy, p.qb * dy);
-    // The pixel centres inside the ellipse, qa·dx² + qxy·dx + qy < reach.
-    let disc = qxy * qxy - 4.0 * p.qa * (qy - p.reach);
-    if disc < 0.0 {
-        return;
-    }
-    let root = disc.sqrt();
-    let (lo, hi) = ((-qxy - root) * p.half_over_qa, (-qxy + root) * p.half_over_qa);
-    let x0 = ceil(p.cx + lo - 0.5).max(0) as usize;
-    let x1 = ((floor(p.cx + hi - 0.5) + 1).max(0) as usize).min(w);
-    if x0 >= x1 {
-        return;
-    }
-    // The pixel centre's offset from the impression's, stepped by 1.0 rather than converted from x per pixel.
-    let mut dx = x0 as f32 + 0.5 - p.cx;
-    for (px, &level) in row[x0 * channels..x1 * channels]
-        .chunks_exact_mut(channels)
-        .zip(&field_row[x0..x1])
-    {
-        let here = dx;
-        dx += 1.0;
-        if level == 0 {
-            continue;
-        }
-        let Some(cover) = coverage(p, here, qxy, qy) else {
-            continue;
-        };
-        let rgb = [px[0], px[1], px[2]];
-        // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
-        let k = cover * T::unveiled(rgb, tables);
-        for ch in 0..3 {
-            px[ch] = rgb[ch].transmit(1.0 - k * p.absorb[ch], tables);
+/// The scalar kernel: darkens the pixels of `band` that `p` covers within image rows `rows`.
+fn stamp_scalar<T: Channel>(
+    band: &mut [T],
+    channels: usize,
+    field: &DensityField,
+    top: usize,
+    rows: Range<usize>,
+    p: &Prepared,
+    t: T::Tables,
+) {
+    let w = field.width() as usize;
+    for y in p.rows(rows) {
+        let Some(span) = p.span(y, w) else { continue };
+        let row = &mut band[(y - top) * w * channels..(y - top + 1) * w * channels];
+        let field_row = field.row(y as u32);
+        for (i, (px, &level)) in row[span.x0 * channels..span.x1 * channels]
+            .chunks_exact_mut(channels)
+            .zip(&field_row[span.x0..span.x1])
+            .enumerate()
+        {
+            if level == 0 {
+                continue;
+            }
+            let Some(cover) = p.coverage(&span, i) else {
+                continue;
+            };
+            let rgb = [px[0], px[1], px[2]];
+            // Pigment lies under the skin: a specular highlight is reflected above it and veils it.
+            let k = cover * T::unveiled(rgb, t);
+            for ch in 0..3 {
+                px[ch] = rgb[ch].darken(k * p.absorb[ch], t);
+            }
         }
     }
-}
-
-/// The coverage of impression `p` at horizontal offset `dx` from its centre on a row whose terms of q are
-/// `qxy` (·dx) and `qy`, or `None` where it is too faint to change a value.
-#[inline]
-fn coverage(p: &Prepared, dx: f32, qxy: f32, qy: f32) -> Option<f32> {
-    let q = (p.qa * dx + qxy) * dx + qy;
-    // q ≥ 0 up to float rounding; plain comparisons, as f32::clamp's NaN handling costs more than the rest.
-    let column = if q > 0.0 { q } else { 0.0 };
-    if column >= p.reach {
-        return None;
-    }
-    // The nearest column: the table is fine enough (1024 columns) that interpolating between two would change
-    // the cover by under 0.1%, and costs a sixth of stamping. (Clamped so that the compiler drops the bounds
-    // check.)
-    let cover = p.profile[(round_small(column) as usize).min(Q_COLUMNS)];
-    (cover >= p.min_cover).then_some(cover)
 }
 
 /// ⌊x⌋ without a libm call (x86-64's baseline has no rounding instruction); |x| is far below 2⁶³ here.
@@ -372,5 +496,64 @@ mod tests {
         }
         assert!(together == one_by_one, "stamping in pieces changed the order");
         assert!(together.iter().zip(&start).filter(|(a, b)| a != b).count() > (w * h * 3 / 2) as usize);
+    }
+
+    #[test]
+    fn simd_and_scalar_kernels_give_the_same_bytes() {
+        if !simd_available() {
+            eprintln!("this CPU has no AVX-512: only the scalar kernel runs here");
+            return;
+        }
+        // Every branch: black pigment at full opacity on wide impressions (darkening past the power table),
+        // sRGB's linear segment (values up to 10, and results that fall into it), highlights (veiled), rows
+        // wider than sixteen pixels, impressions cut by the image's edges, and zero levels in the field.
+        let (w, h) = (157u32, 61u32);
+        let mut imps = crowd(2500, w as f32, h as f32);
+        for (i, imp) in imps.iter_mut().enumerate() {
+            match i % 7 {
+                0 => (imp.radius_major, imp.radius_minor, imp.opacity) = (9.0, 6.5, 1.0),
+                1 => imp.opacity = 1.0,
+                _ => {}
+            }
+            imp.shade = (i % 3) as u8;
+        }
+        let ink = Ink {
+            shades: vec![Rgb8([0, 0, 0]), Rgb8([90, 70, 60]), Rgb8([30, 28, 34])],
+            blur_px: 0.6,
+        };
+        let field = DensityField::from_fn(w, h, |x, y| {
+            if (x as u32 + 3 * y as u32).is_multiple_of(29) {
+                0.0
+            } else {
+                0.7
+            }
+        });
+        for channels in [3usize, 4] {
+            let start: Vec<u8> = (0..(w * h) as usize * channels)
+                .map(|i| {
+                    let pixel = i / channels;
+                    match pixel % 5 {
+                        0 => (i * 7 % 11) as u8,                    // linear segment
+                        1 => (200 + i * 13 % 56) as u8,             // highlight
+                        _ => ((i * 2_654_435_761usize) >> 7) as u8, // anything
+                    }
+                })
+                .collect();
+            let mut scalar = start.clone();
+            stamp_with(&mut scalar, channels, &field, &imps, &ink, U8Tables::with_simd(false));
+            let mut simd = start.clone();
+            stamp_with(&mut simd, channels, &field, &imps, &ink, U8Tables::with_simd(true));
+            let differ = scalar.iter().zip(&simd).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "{channels} channels: {differ} bytes differ");
+            let changed = scalar.iter().zip(&start).filter(|(a, b)| a != b).count();
+            assert!(changed > start.len() / 2, "{channels} channels: only {changed} changed");
+            assert!(scalar.iter().filter(|&&v| v == 0).count() > 1000, "nothing went black");
+            if channels == 4 {
+                assert!(
+                    scalar.iter().zip(&start).skip(3).step_by(4).all(|(a, b)| a == b),
+                    "alpha changed"
+                );
+            }
+        }
     }
 }

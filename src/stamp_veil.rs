@@ -34,6 +34,12 @@ pub fn unveiled_u8() -> &'static [f32; 256] {
     })
 }
 
+/// The darkest weakest channel that a highlight veils at all: below it [`unveiled_u8`] is exactly 1, so the SIMD
+/// kernel looks the table up only for the few lanes at or above it.
+pub fn veiled_from() -> u8 {
+    unveiled_u8().iter().position(|&u| u < 1.0).map_or(255, |v| v as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +49,13 @@ mod tests {
         assert_eq!(highlight_share([0.5, 0.3, 0.2]), 0.0);
         assert!(highlight_share([0.95, 0.93, 0.9]) > 0.7);
         assert!(highlight_share([0.7, 0.68, 0.66]) > 0.2);
+    }
+
+    #[test]
+    fn below_the_veil_nothing_is_veiled() {
+        let (table, from) = (unveiled_u8(), veiled_from() as usize);
+        assert!((170..190).contains(&from), "{from}");
+        assert!(table[..from].iter().all(|&u| u == 1.0));
+        assert!(table[from] < 1.0);
     }
 }

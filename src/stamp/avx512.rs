@@ -1,0 +1,438 @@
+//! The 8-bit stamping kernel for AVX-512: sixteen pixels of one impression's row at a time.
+//!
+//! Lane for lane it is the scalar kernel (`stamp_scalar` with [`darken_u8`]): the same operations on the same
+//! f32 values in the same order (no fused multiply-adds), with the profile's and the power's 32 quadratic
+//! pieces held in registers and read by two-register permutes. The few lanes that need one of the scalar
+//! code's other branches — a highlight's veil (a table look-up), sRGB's linear segment or a darkening past
+//! the power table — are handed to it. So both kernels give the same bytes (a test in `stamp.rs` compares).
+//!
+//! Why: the scalar kernel spends ~80 instructions per pixel on look-ups and bookkeeping; here one row of an
+//! impression (about 5 pixels at photo scale) is one pass of about 100 vector instructions, and there are no
+//! gathers (microcoded and slow on the CPUs that have AVX-512).
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::{Prepared, Span, U8Tables};
+use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, PIECES, TABLE_END};
+use crate::field::DensityField;
+
+/// Whether this CPU has the AVX-512 subsets the kernel uses (byte permutes are AVX-512 VBMI).
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512vbmi")
+}
+
+/// Darkens the pixels of `band` (rows from image row `top`, `channels` = 3 or 4 interleaved) that `p` covers
+/// within `rows`: what `stamp_scalar` does, sixteen pixels at a time.
+///
+/// # Safety
+/// The CPU must have the features [`available`] checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub(super) unsafe fn stamp_impression(
+    band: &mut [u8],
+    channels: usize,
+    field: &DensityField,
+    top: usize,
+    rows: Range<usize>,
+    p: &Prepared,
+    t: &U8Tables,
+) {
+    debug_assert!(channels == 3 || channels == 4);
+    let w = field.width() as usize;
+    let kernel = Kernel::new(p, t, channels);
+    // Every row spans the ellipse's box: lanes are cheap, and each pixel's own u decides as in the scalar
+    // kernel, so this covers what the scalar kernel's row-by-row spans cover, without solving each row.
+    let columns = p.columns(w);
+    if columns.is_empty() {
+        return;
+    }
+    let dx0 = columns.start as f32 + 0.5 - p.cx;
+    let stride = w * channels;
+    let mut ys = p.rows(rows);
+    if columns.len() <= 8 {
+        // A small impression (the usual case at photo scale): two rows to a register, eight lanes each.
+        while let Some(y) = ys.next() {
+            let next = ys.next();
+            let base = band.as_mut_ptr().add((y - top) * stride);
+            let (second, terms) = match next {
+                Some(y2) => (base.add((y2 - y) * stride), p.row_terms(y2)),
+                None => (std::ptr::null_mut(), (0.0, 0.0)),
+            };
+            // SAFETY: rows y and y2 are different rows of the band; `second` is only used if there is a y2.
+            kernel.pair(
+                [base, second],
+                [
+                    field.row(y as u32).as_ptr(),
+                    next.map_or(std::ptr::null(), |y2| field.row(y2 as u32).as_ptr()),
+                ],
+                columns.start,
+                columns.len(),
+                dx0,
+                [p.row_terms(y), terms],
+                next.is_some(),
+            );
+        }
+        return;
+    }
+    for y in ys {
+        let (qxy, qy) = p.row_terms(y);
+        let span = Span {
+            x0: columns.start,
+            x1: columns.end,
+            dx0,
+            qxy,
+            qy,
+        };
+        let row = &mut band[(y - top) * stride..(y - top + 1) * stride];
+        let field_row = field.row(y as u32);
+        for i in (0..columns.len()).step_by(16) {
+            kernel.sixteen(row, field_row, &span, i);
+        }
+    }
+}
+
+/// Byte permutes, for 3 and 4 channels, from sixteen interleaved pixels to channel planes of 16 bytes each.
+static SPLIT: [[u8; 64]; 2] = [split(3), split(4)];
+/// And back: the planes to interleaved pixels.
+static JOIN: [[u8; 64]; 2] = [join(3), join(4)];
+
+/// The same for two rows of eight pixels, the second row's bytes from byte 32.
+static SPLIT_PAIR: [[u8; 64]; 2] = [split_pair(3), split_pair(4)];
+/// And back.
+static JOIN_PAIR: [[u8; 64]; 2] = [join_pair(3), join_pair(4)];
+
+const fn split_pair(channels: usize) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let mut j = 0;
+    while j < 16 * channels {
+        let (channel, lane) = (j / 16, j % 16);
+        out[j] = ((lane / 8) * 32 + (lane % 8) * channels + channel) as u8;
+        j += 1;
+    }
+    out
+}
+
+const fn join_pair(channels: usize) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let mut b = 0;
+    while b < 64 {
+        let (half, within) = (b / 32, b % 32);
+        if within < 8 * channels {
+            out[b] = ((within % channels) * 16 + half * 8 + within / channels) as u8;
+        }
+        b += 1;
+    }
+    out
+}
+
+const fn split(channels: usize) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let mut j = 0;
+    while j < 16 * channels {
+        out[j] = ((j % 16) * channels + j / 16) as u8;
+        j += 1;
+    }
+    out
+}
+
+const fn join(channels: usize) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let mut b = 0;
+    while b < 16 * channels {
+        out[b] = ((b % channels) * 16 + b / channels) as u8;
+        b += 1;
+    }
+    out
+}
+
+/// 32 f32 values in two registers, read by lane index.
+#[derive(Clone, Copy)]
+struct Table32 {
+    lo: __m512,
+    hi: __m512,
+}
+
+impl Table32 {
+    #[target_feature(enable = "avx512f")]
+    fn load(values: &[f32; 32]) -> Self {
+        // SAFETY: 32 values are there to read.
+        unsafe {
+            Table32 {
+                lo: _mm512_loadu_ps(values.as_ptr()),
+                hi: _mm512_loadu_ps(values.as_ptr().add(16)),
+            }
+        }
+    }
+
+    /// The value at each lane's index (its low five bits).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn get(self, i: __m512i) -> __m512 {
+        _mm512_permutex2var_ps(self.lo, i, self.hi)
+    }
+}
+
+/// 32 quadratic pieces, as `CoverRow` and `PowerTable` hold them.
+struct Pieces {
+    c0: Table32,
+    c1: Table32,
+    c2: Table32,
+}
+
+impl Pieces {
+    #[target_feature(enable = "avx512f")]
+    fn load(c0: &[f32; 32], c1: &[f32; 32], c2: &[f32; 32]) -> Self {
+        Pieces {
+            c0: Table32::load(c0),
+            c1: Table32::load(c1),
+            c2: Table32::load(c2),
+        }
+    }
+
+    /// The pieces at `u` (≥ 0): i = min(⌊u⌋, 31), f = u − i, c0 + f·(c1 + f·c2), as the scalar `at`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn at(&self, u: __m512) -> __m512 {
+        let i = _mm512_min_epi32(_mm512_cvttps_epi32(u), _mm512_set1_epi32(31));
+        let f = _mm512_sub_ps(u, _mm512_cvtepi32_ps(i));
+        let inner = _mm512_add_ps(self.c1.get(i), _mm512_mul_ps(f, self.c2.get(i)));
+        _mm512_add_ps(self.c0.get(i), _mm512_mul_ps(f, inner))
+    }
+}
+
+/// One impression's constants in registers.
+struct Kernel<'t> {
+    cover: Pieces,
+    power: Pieces,
+    qa: __m512,
+    reach: __m512,
+    min_cover: __m512,
+    absorb: [__m512; 3],
+    channels: usize,
+    /// Byte permutes from interleaved pixels to channel planes (16 bytes each) and back.
+    split: __m512i,
+    join: __m512i,
+    split_pair: __m512i,
+    join_pair: __m512i,
+    t: &'t U8Tables,
+}
+
+impl<'t> Kernel<'t> {
+    #[target_feature(enable = "avx512f")]
+    fn new(p: &Prepared, t: &'t U8Tables, channels: usize) -> Self {
+        let which = (channels == 4) as usize;
+        Kernel {
+            cover: Pieces::load(&p.cover.c0, &p.cover.c1, &p.cover.c2),
+            power: Pieces::load(&t.power.c0, &t.power.c1, &t.power.c2),
+            qa: _mm512_set1_ps(p.qa),
+            reach: _mm512_set1_ps(p.reach),
+            min_cover: _mm512_set1_ps(p.min_cover),
+            absorb: [
+                _mm512_set1_ps(p.absorb[0]),
+                _mm512_set1_ps(p.absorb[1]),
+                _mm512_set1_ps(p.absorb[2]),
+            ],
+            channels,
+            split: load_bytes(&SPLIT[which]),
+            join: load_bytes(&JOIN[which]),
+            split_pair: load_bytes(&SPLIT_PAIR[which]),
+            join_pair: load_bytes(&JOIN_PAIR[which]),
+            t,
+        }
+    }
+
+    /// Pixels `i..i + 16` of `span` (those before its end), on image row `row` with density levels `field_row`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+    fn sixteen(&self, row: &mut [u8], field_row: &[u8], span: &Span, i: usize) {
+        let n = (span.x1 - span.x0 - i).min(16);
+        let x = span.x0 + i;
+        let lanes = ((1u32 << n) - 1) as __mmask16;
+        // The scalar kernel's dx0 + i as f32: (i + lane) is an exact small integer either way.
+        let iota = _mm512_setr_ps(0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.);
+        let dx = _mm512_add_ps(_mm512_set1_ps(span.dx0), _mm512_add_ps(_mm512_set1_ps(i as f32), iota));
+        // SAFETY: pixels x..x + n are in the row (n ≤ x1 − x), and masked-off bytes are never touched.
+        let levels = unsafe { _mm_maskz_loadu_epi8(lanes, field_row.as_ptr().add(x).cast()) };
+        let (qxy, qy) = (_mm512_set1_ps(span.qxy), _mm512_set1_ps(span.qy));
+        let Some((cover, ok)) = self.cover(dx, qxy, qy, lanes, levels) else {
+            return;
+        };
+        let c = self.channels;
+        let bytes: __mmask64 = if n * c == 64 { u64::MAX } else { (1u64 << (n * c)) - 1 };
+        // SAFETY: as for the levels, n pixels of c bytes from pixel x are in the row.
+        let raw = unsafe { _mm512_maskz_loadu_epi8(bytes, row.as_ptr().add(x * c).cast()) };
+        let out = self.shade(_mm512_permutexvar_epi8(self.split, raw), cover, ok);
+        // SAFETY: the same bytes as were loaded.
+        unsafe {
+            _mm512_mask_storeu_epi8(
+                row.as_mut_ptr().add(x * c).cast(),
+                bytes,
+                _mm512_permutexvar_epi8(self.join, out),
+            )
+        };
+    }
+
+    /// Pixels `x..x + n` (n ≤ 8) of two rows at once (`rows[1]` only if `both`), pixel row pointers and level
+    /// row pointers given, each row's u terms (qxy, qy) in `terms`; `dx0` is pixel x's offset from the centre.
+    ///
+    /// # Safety
+    /// The pointers must be rows of the band and the field, at least x + n pixels long.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+    unsafe fn pair(
+        &self,
+        rows: [*mut u8; 2],
+        levels: [*const u8; 2],
+        x: usize,
+        n: usize,
+        dx0: f32,
+        terms: [(f32, f32); 2],
+        both: bool,
+    ) {
+        let eight = ((1u32 << n) - 1) as __mmask16;
+        let lanes = if both { eight | eight << 8 } else { eight };
+        let iota = _mm512_setr_ps(0., 1., 2., 3., 4., 5., 6., 7., 0., 1., 2., 3., 4., 5., 6., 7.);
+        let dx = _mm512_add_ps(_mm512_set1_ps(dx0), iota);
+        let qxy = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(terms[0].0), _mm512_set1_ps(terms[1].0));
+        let qy = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(terms[0].1), _mm512_set1_ps(terms[1].1));
+        // (Loads written out: closures would not inherit the target features.)
+        let first_levels = _mm_maskz_loadu_epi8(eight, levels[0].add(x).cast());
+        let second_levels = if both {
+            _mm_maskz_loadu_epi8(eight, levels[1].add(x).cast())
+        } else {
+            _mm_setzero_si128()
+        };
+        let levels = _mm_unpacklo_epi64(first_levels, second_levels);
+        let Some((cover, ok)) = self.cover(dx, qxy, qy, lanes, levels) else {
+            return;
+        };
+        let c = self.channels;
+        let bytes = ((1u64 << (n * c)) - 1) as __mmask32;
+        let first = _mm256_maskz_loadu_epi8(bytes, rows[0].add(x * c).cast());
+        let second = if both {
+            _mm256_maskz_loadu_epi8(bytes, rows[1].add(x * c).cast())
+        } else {
+            _mm256_setzero_si256()
+        };
+        let raw = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(first), second);
+        let out = _mm512_permutexvar_epi8(
+            self.join_pair,
+            self.shade(_mm512_permutexvar_epi8(self.split_pair, raw), cover, ok),
+        );
+        _mm256_mask_storeu_epi8(rows[0].add(x * c).cast(), bytes, _mm512_castsi512_si256(out));
+        if both {
+            _mm256_mask_storeu_epi8(rows[1].add(x * c).cast(), bytes, _mm512_extracti64x4_epi64::<1>(out));
+        }
+    }
+
+    /// The coverage of the lanes at offsets `dx` on rows with terms `qxy`, `qy`, and the lanes it darkens: in
+    /// `lanes`, with a non-zero level (`levels`, a byte per lane), inside the impression and not too faint.
+    /// `None` if there are none.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    fn cover(
+        &self,
+        dx: __m512,
+        qxy: __m512,
+        qy: __m512,
+        lanes: __mmask16,
+        levels: __m128i,
+    ) -> Option<(__m512, __mmask16)> {
+        let u = _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(self.qa, dx), qxy), dx), qy);
+        let u = _mm512_max_ps(u, _mm512_setzero_ps());
+        let inside = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(lanes, u, self.reach);
+        let inside = _mm_mask_test_epi8_mask(inside, levels, levels);
+        if inside == 0 {
+            return None;
+        }
+        let cover = self.cover.at(u);
+        let ok = _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(inside, cover, self.min_cover);
+        (ok != 0).then_some((cover, ok))
+    }
+
+    /// Darkens the lanes `ok` of `planes` (16 bytes per channel) under `cover`; the other lanes and the alpha
+    /// plane come back as they were.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    fn shade(&self, planes: __m512i, cover: __m512, ok: __mmask16) -> __m512i {
+        let rgb = [
+            _mm512_cvtepu8_epi32(_mm512_castsi512_si128(planes)),
+            _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32::<1>(planes)),
+            _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32::<2>(planes)),
+        ];
+        // The highlight's veil, from the scalar table, for the lanes bright enough to have one.
+        let weakest = _mm512_min_epu32(_mm512_min_epu32(rgb[0], rgb[1]), rgb[2]);
+        let bright = _mm512_mask_cmpge_epu32_mask(ok, weakest, _mm512_set1_epi32(self.t.veiled_from as i32));
+        let mut k = cover;
+        if bright != 0 {
+            let weakest = to_array_u32(weakest);
+            let mut veil = [1.0f32; 16];
+            for lane in (0..16).filter(|lane| bright >> lane & 1 == 1) {
+                veil[lane] = self.t.unveiled[weakest[lane] as usize & 255];
+            }
+            // SAFETY: 16 values.
+            k = _mm512_mul_ps(cover, unsafe { _mm512_loadu_ps(veil.as_ptr()) });
+        }
+        // (Written out rather than mapped: a closure would not inherit the target features, nor be inlined.)
+        let out = [
+            _mm512_cvtepi32_epi8(self.darken(rgb[0], _mm512_mul_ps(k, self.absorb[0]), ok)),
+            _mm512_cvtepi32_epi8(self.darken(rgb[1], _mm512_mul_ps(k, self.absorb[1]), ok)),
+            _mm512_cvtepi32_epi8(self.darken(rgb[2], _mm512_mul_ps(k, self.absorb[2]), ok)),
+        ];
+        let mut merged = _mm512_inserti32x4::<0>(planes, out[0]);
+        merged = _mm512_inserti32x4::<1>(merged, out[1]);
+        _mm512_inserti32x4::<2>(merged, out[2])
+    }
+
+    /// `darken_u8(v, x)` in the lanes of `ok`, `v` in the others.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn darken(&self, v: __m512i, x: __m512, ok: __mmask16) -> __m512i {
+        let g = self.power.at(_mm512_mul_ps(x, _mm512_set1_ps(PIECES as f32)));
+        let offset = _mm512_set1_ps(OFFSET);
+        let s = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(v), offset), g), offset);
+        // Nearest, ties to even, as `round_small`; never lighter.
+        let mut out = _mm512_min_epi32(_mm512_cvtps_epi32(s), v);
+        let slow = _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(ok, x, _mm512_set1_ps(TABLE_END))
+            | _mm512_mask_cmple_epi32_mask(ok, v, _mm512_set1_epi32(DARK_MAX as i32))
+            | _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(ok, s, _mm512_set1_ps(KNEE));
+        if slow != 0 {
+            let (vs, xs, mut outs) = (to_array_u32(v), to_array_f32(x), to_array_u32(out));
+            for lane in (0..16).filter(|lane| slow >> lane & 1 == 1) {
+                outs[lane] = darken_u8(vs[lane] as u8, xs[lane], self.t.power, self.t.decode) as u32;
+            }
+            // SAFETY: 16 values.
+            out = unsafe { _mm512_loadu_si512(outs.as_ptr().cast()) };
+        }
+        _mm512_mask_blend_epi32(ok, v, out)
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load_bytes(bytes: &[u8; 64]) -> __m512i {
+    // SAFETY: 64 bytes.
+    unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn to_array_u32(v: __m512i) -> [u32; 16] {
+    let mut a = [0u32; 16];
+    // SAFETY: 16 values.
+    unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) };
+    a
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn to_array_f32(v: __m512) -> [f32; 16] {
+    let mut a = [0f32; 16];
+    // SAFETY: 16 values.
+    unsafe { _mm512_storeu_ps(a.as_mut_ptr(), v) };
+    a
+}
