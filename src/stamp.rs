@@ -214,18 +214,19 @@ pub trait Channel: Copy + Ord + Send + Sync {
     fn unveiled(rgb: [Self; 3], t: Self::Tables) -> f32;
     /// The value after its linear light loses the fraction `x` (0–1); never lighter than `self`.
     fn darken(self, x: f32, t: Self::Tables) -> Self;
-    /// Darkens the pixels of `band` (rows from image row `top`, interleaved) that `p` covers within `rows`.
-    /// The scalar kernel; 8-bit values take a SIMD one where the CPU has it.
-    fn stamp_impression(
+    /// Darkens the pixels of `band` (rows `rows` of the image, interleaved) under each of `impressions` in
+    /// turn. The scalar kernel; 8-bit values take a SIMD one where the CPU has it.
+    fn stamp_band<'p>(
         band: &mut [Self],
         channels: usize,
         field: &DensityField,
-        top: usize,
         rows: Range<usize>,
-        p: &Prepared,
+        impressions: impl Iterator<Item = &'p Prepared>,
         t: Self::Tables,
     ) {
-        stamp_scalar(band, channels, field, top, rows, p, t);
+        for p in impressions {
+            stamp_scalar(band, channels, field, rows.clone(), p, t);
+        }
     }
 }
 
@@ -281,22 +282,23 @@ impl Channel for u8 {
     fn darken(self, x: f32, t: U8Tables) -> u8 {
         darken_u8(self, x, t.power, t.decode)
     }
-    fn stamp_impression(
+    fn stamp_band<'p>(
         band: &mut [u8],
         channels: usize,
         field: &DensityField,
-        top: usize,
         rows: Range<usize>,
-        p: &Prepared,
+        impressions: impl Iterator<Item = &'p Prepared>,
         t: U8Tables,
     ) {
         #[cfg(target_arch = "x86_64")]
         if t.simd && (channels == 3 || channels == 4) {
             // SAFETY: `t.simd` is only set where `avx512::available()` found the CPU features.
-            unsafe { avx512::stamp_impression(band, channels, field, top, rows, p, &t) };
+            unsafe { avx512::stamp_band(band, channels, field, rows, impressions, &t) };
             return;
         }
-        stamp_scalar(band, channels, field, top, rows, p, t);
+        for p in impressions {
+            stamp_scalar(band, channels, field, rows.clone(), p, t);
+        }
     }
 }
 
@@ -384,19 +386,10 @@ fn stamp_with<T: Channel>(
         .for_each(|(band, pixels)| {
             let top = band * BAND_ROWS;
             let rows = top..top + pixels.len() / (w * channels);
-            for (prepared, by_band) in &pieces {
-                for &i in &by_band[band] {
-                    T::stamp_impression(
-                        pixels,
-                        channels,
-                        field,
-                        top,
-                        rows.clone(),
-                        &prepared[i as usize],
-                        tables,
-                    );
-                }
-            }
+            let impressions = pieces
+                .iter()
+                .flat_map(|(prepared, by_band)| by_band[band].iter().map(|&i| &prepared[i as usize]));
+            T::stamp_band(pixels, channels, field, rows, impressions, tables);
         });
 }
 
@@ -405,12 +398,11 @@ fn stamp_scalar<T: Channel>(
     band: &mut [T],
     channels: usize,
     field: &DensityField,
-    top: usize,
     rows: Range<usize>,
     p: &Prepared,
     t: T::Tables,
 ) {
-    let w = field.width() as usize;
+    let (w, top) = (field.width() as usize, rows.start);
     for y in p.rows(rows) {
         let Some(span) = p.span(y, w) else { continue };
         let row = &mut band[(y - top) * w * channels..(y - top + 1) * w * channels];

@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{Prepared, Span, U8Tables};
+use super::{Prepared, U8Tables};
 use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, PIECES, TABLE_END};
 use crate::field::DensityField;
 
@@ -25,81 +25,74 @@ pub(super) fn available() -> bool {
         && is_x86_feature_detected!("avx512vbmi")
 }
 
-/// Darkens the pixels of `band` (rows from image row `top`, `channels` = 3 or 4 interleaved) that `p` covers
-/// within `rows`: what `stamp_scalar` does, sixteen pixels at a time.
+/// Darkens the pixels of `band` (image rows `rows`, `channels` = 3 or 4 interleaved) under each of
+/// `impressions` in turn: what `stamp_scalar` does, sixteen pixels at a time.
 ///
 /// # Safety
 /// The CPU must have the features [`available`] checks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub(super) unsafe fn stamp_impression(
+pub(super) unsafe fn stamp_band<'p>(
     band: &mut [u8],
     channels: usize,
     field: &DensityField,
-    top: usize,
     rows: Range<usize>,
-    p: &Prepared,
+    impressions: impl Iterator<Item = &'p Prepared>,
     t: &U8Tables,
 ) {
     debug_assert!(channels == 3 || channels == 4);
-    let w = field.width() as usize;
-    let kernel = Kernel::new(p, t, channels);
-    // Every row spans the ellipse's box: lanes are cheap, and each pixel's own u decides as in the scalar
-    // kernel, so this covers what the scalar kernel's row-by-row spans cover, without solving each row.
+    debug_assert_eq!(band.len(), rows.len() * field.width() as usize * channels);
+    let shared = Shared::new(t, channels);
+    for p in impressions {
+        impression(band, &shared, field, rows.clone(), p);
+    }
+}
+
+/// Stamps one impression. Every row spans the ellipse's box (lanes are cheap, and each pixel's own u decides
+/// as in the scalar kernel, which covers what the scalar kernel's row-by-row spans cover without solving each
+/// row), two rows and eight columns to a register.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn impression(band: &mut [u8], shared: &Shared, field: &DensityField, rows: Range<usize>, p: &Prepared) {
+    let (w, top) = (field.width() as usize, rows.start);
     let columns = p.columns(w);
     if columns.is_empty() {
         return;
     }
-    let dx0 = columns.start as f32 + 0.5 - p.cx;
-    let stride = w * channels;
+    let kernel = Kernel::new(p, shared);
+    let dx0 = _mm512_set1_ps(columns.start as f32 + 0.5 - p.cx);
+    let stride = w * shared.channels;
     let mut ys = p.rows(rows);
-    if columns.len() <= 8 {
-        // A small impression (the usual case at photo scale): two rows to a register, eight lanes each.
-        while let Some(y) = ys.next() {
-            let next = ys.next();
-            let base = band.as_mut_ptr().add((y - top) * stride);
-            let (second, terms) = match next {
-                Some(y2) => (base.add((y2 - y) * stride), p.row_terms(y2)),
-                None => (std::ptr::null_mut(), (0.0, 0.0)),
-            };
-            // SAFETY: rows y and y2 are different rows of the band; `second` is only used if there is a y2.
+    while let Some(y) = ys.next() {
+        let next = ys.next();
+        let first = band.as_mut_ptr().add((y - top) * stride);
+        let levels = field.row(y as u32).as_ptr();
+        // With an odd number of rows the last register has one; its second half reads and writes nothing.
+        let (second, second_levels, second_terms) = match next {
+            Some(y2) => (
+                first.add((y2 - y) * stride),
+                field.row(y2 as u32).as_ptr(),
+                p.row_terms(y2),
+            ),
+            None => (first, levels, (0.0, 0.0)),
+        };
+        let terms = [p.row_terms(y), second_terms];
+        for offset in (0..columns.len()).step_by(8) {
+            // SAFETY: rows y and y2 are different rows of the band and of the field, each `w` pixels long,
+            // and columns.end ≤ w.
             kernel.pair(
-                [base, second],
-                [
-                    field.row(y as u32).as_ptr(),
-                    next.map_or(std::ptr::null(), |y2| field.row(y2 as u32).as_ptr()),
-                ],
-                columns.start,
-                columns.len(),
-                dx0,
-                [p.row_terms(y), terms],
+                [first, second],
+                [levels, second_levels],
+                columns.start + offset,
+                (columns.len() - offset).min(8),
+                _mm512_add_ps(dx0, _mm512_set1_ps(offset as f32)),
+                terms,
                 next.is_some(),
             );
-        }
-        return;
-    }
-    for y in ys {
-        let (qxy, qy) = p.row_terms(y);
-        let span = Span {
-            x0: columns.start,
-            x1: columns.end,
-            dx0,
-            qxy,
-            qy,
-        };
-        let row = &mut band[(y - top) * stride..(y - top + 1) * stride];
-        let field_row = field.row(y as u32);
-        for i in (0..columns.len()).step_by(16) {
-            kernel.sixteen(row, field_row, &span, i);
         }
     }
 }
 
-/// Byte permutes, for 3 and 4 channels, from sixteen interleaved pixels to channel planes of 16 bytes each.
-static SPLIT: [[u8; 64]; 2] = [split(3), split(4)];
-/// And back: the planes to interleaved pixels.
-static JOIN: [[u8; 64]; 2] = [join(3), join(4)];
-
-/// The same for two rows of eight pixels, the second row's bytes from byte 32.
+/// Byte permutes, for 3 and 4 channels, from two rows of eight interleaved pixels (the second row's bytes
+/// from byte 32) to channel planes of 16 bytes each (lanes 0–7 the first row, 8–15 the second).
 static SPLIT_PAIR: [[u8; 64]; 2] = [split_pair(3), split_pair(4)];
 /// And back.
 static JOIN_PAIR: [[u8; 64]; 2] = [join_pair(3), join_pair(4)];
@@ -123,26 +116,6 @@ const fn join_pair(channels: usize) -> [u8; 64] {
         if within < 8 * channels {
             out[b] = ((within % channels) * 16 + half * 8 + within / channels) as u8;
         }
-        b += 1;
-    }
-    out
-}
-
-const fn split(channels: usize) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    let mut j = 0;
-    while j < 16 * channels {
-        out[j] = ((j % 16) * channels + j / 16) as u8;
-        j += 1;
-    }
-    out
-}
-
-const fn join(channels: usize) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    let mut b = 0;
-    while b < 16 * channels {
-        out[b] = ((b % channels) * 16 + b / channels) as u8;
         b += 1;
     }
     out
@@ -203,30 +176,45 @@ impl Pieces {
     }
 }
 
-/// One impression's constants in registers.
-struct Kernel<'t> {
-    cover: Pieces,
+/// What every impression of a band shares: the power table and the byte permutes, in registers.
+struct Shared<'t> {
     power: Pieces,
+    channels: usize,
+    split: __m512i,
+    join: __m512i,
+    t: &'t U8Tables,
+}
+
+impl<'t> Shared<'t> {
+    #[target_feature(enable = "avx512f")]
+    fn new(t: &'t U8Tables, channels: usize) -> Self {
+        let which = (channels == 4) as usize;
+        Shared {
+            power: Pieces::load(&t.power.c0, &t.power.c1, &t.power.c2),
+            channels,
+            split: load_bytes(&SPLIT_PAIR[which]),
+            join: load_bytes(&JOIN_PAIR[which]),
+            t,
+        }
+    }
+}
+
+/// One impression's constants in registers.
+struct Kernel<'s, 't> {
+    shared: &'s Shared<'t>,
+    cover: Pieces,
     qa: __m512,
     reach: __m512,
     min_cover: __m512,
     absorb: [__m512; 3],
-    channels: usize,
-    /// Byte permutes from interleaved pixels to channel planes (16 bytes each) and back.
-    split: __m512i,
-    join: __m512i,
-    split_pair: __m512i,
-    join_pair: __m512i,
-    t: &'t U8Tables,
 }
 
-impl<'t> Kernel<'t> {
+impl<'s, 't> Kernel<'s, 't> {
     #[target_feature(enable = "avx512f")]
-    fn new(p: &Prepared, t: &'t U8Tables, channels: usize) -> Self {
-        let which = (channels == 4) as usize;
+    fn new(p: &Prepared, shared: &'s Shared<'t>) -> Self {
         Kernel {
+            shared,
             cover: Pieces::load(&p.cover.c0, &p.cover.c1, &p.cover.c2),
-            power: Pieces::load(&t.power.c0, &t.power.c1, &t.power.c2),
             qa: _mm512_set1_ps(p.qa),
             reach: _mm512_set1_ps(p.reach),
             min_cover: _mm512_set1_ps(p.min_cover),
@@ -235,48 +223,12 @@ impl<'t> Kernel<'t> {
                 _mm512_set1_ps(p.absorb[1]),
                 _mm512_set1_ps(p.absorb[2]),
             ],
-            channels,
-            split: load_bytes(&SPLIT[which]),
-            join: load_bytes(&JOIN[which]),
-            split_pair: load_bytes(&SPLIT_PAIR[which]),
-            join_pair: load_bytes(&JOIN_PAIR[which]),
-            t,
         }
     }
 
-    /// Pixels `i..i + 16` of `span` (those before its end), on image row `row` with density levels `field_row`.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-    fn sixteen(&self, row: &mut [u8], field_row: &[u8], span: &Span, i: usize) {
-        let n = (span.x1 - span.x0 - i).min(16);
-        let x = span.x0 + i;
-        let lanes = ((1u32 << n) - 1) as __mmask16;
-        // The scalar kernel's dx0 + i as f32: (i + lane) is an exact small integer either way.
-        let iota = _mm512_setr_ps(0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.);
-        let dx = _mm512_add_ps(_mm512_set1_ps(span.dx0), _mm512_add_ps(_mm512_set1_ps(i as f32), iota));
-        // SAFETY: pixels x..x + n are in the row (n ≤ x1 − x), and masked-off bytes are never touched.
-        let levels = unsafe { _mm_maskz_loadu_epi8(lanes, field_row.as_ptr().add(x).cast()) };
-        let (qxy, qy) = (_mm512_set1_ps(span.qxy), _mm512_set1_ps(span.qy));
-        let Some((cover, ok)) = self.cover(dx, qxy, qy, lanes, levels) else {
-            return;
-        };
-        let c = self.channels;
-        let bytes: __mmask64 = if n * c == 64 { u64::MAX } else { (1u64 << (n * c)) - 1 };
-        // SAFETY: as for the levels, n pixels of c bytes from pixel x are in the row.
-        let raw = unsafe { _mm512_maskz_loadu_epi8(bytes, row.as_ptr().add(x * c).cast()) };
-        let out = self.shade(_mm512_permutexvar_epi8(self.split, raw), cover, ok);
-        // SAFETY: the same bytes as were loaded.
-        unsafe {
-            _mm512_mask_storeu_epi8(
-                row.as_mut_ptr().add(x * c).cast(),
-                bytes,
-                _mm512_permutexvar_epi8(self.join, out),
-            )
-        };
-    }
-
     /// Pixels `x..x + n` (n ≤ 8) of two rows at once (`rows[1]` only if `both`), pixel row pointers and level
-    /// row pointers given, each row's u terms (qxy, qy) in `terms`; `dx0` is pixel x's offset from the centre.
+    /// row pointers given, each row's u terms (qxy, qy) in `terms`; `dx` is pixel x's offset from the centre
+    /// (in every lane, as the scalar kernel's dx0 + i: exact small integers apart).
     ///
     /// # Safety
     /// The pointers must be rows of the band and the field, at least x + n pixels long.
@@ -289,14 +241,14 @@ impl<'t> Kernel<'t> {
         levels: [*const u8; 2],
         x: usize,
         n: usize,
-        dx0: f32,
+        dx: __m512,
         terms: [(f32, f32); 2],
         both: bool,
     ) {
         let eight = ((1u32 << n) - 1) as __mmask16;
         let lanes = if both { eight | eight << 8 } else { eight };
         let iota = _mm512_setr_ps(0., 1., 2., 3., 4., 5., 6., 7., 0., 1., 2., 3., 4., 5., 6., 7.);
-        let dx = _mm512_add_ps(_mm512_set1_ps(dx0), iota);
+        let dx = _mm512_add_ps(dx, iota);
         let qxy = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(terms[0].0), _mm512_set1_ps(terms[1].0));
         let qy = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(terms[0].1), _mm512_set1_ps(terms[1].1));
         // (Loads written out: closures would not inherit the target features.)
@@ -310,7 +262,7 @@ impl<'t> Kernel<'t> {
         let Some((cover, ok)) = self.cover(dx, qxy, qy, lanes, levels) else {
             return;
         };
-        let c = self.channels;
+        let c = self.shared.channels;
         let bytes = ((1u64 << (n * c)) - 1) as __mmask32;
         let first = _mm256_maskz_loadu_epi8(bytes, rows[0].add(x * c).cast());
         let second = if both {
@@ -320,8 +272,8 @@ impl<'t> Kernel<'t> {
         };
         let raw = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(first), second);
         let out = _mm512_permutexvar_epi8(
-            self.join_pair,
-            self.shade(_mm512_permutexvar_epi8(self.split_pair, raw), cover, ok),
+            self.shared.join,
+            self.shade(_mm512_permutexvar_epi8(self.shared.split, raw), cover, ok),
         );
         _mm256_mask_storeu_epi8(rows[0].add(x * c).cast(), bytes, _mm512_castsi512_si256(out));
         if both {
@@ -366,13 +318,13 @@ impl<'t> Kernel<'t> {
         ];
         // The highlight's veil, from the scalar table, for the lanes bright enough to have one.
         let weakest = _mm512_min_epu32(_mm512_min_epu32(rgb[0], rgb[1]), rgb[2]);
-        let bright = _mm512_mask_cmpge_epu32_mask(ok, weakest, _mm512_set1_epi32(self.t.veiled_from as i32));
+        let bright = _mm512_mask_cmpge_epu32_mask(ok, weakest, _mm512_set1_epi32(self.shared.t.veiled_from as i32));
         let mut k = cover;
         if bright != 0 {
             let weakest = to_array_u32(weakest);
             let mut veil = [1.0f32; 16];
             for lane in (0..16).filter(|lane| bright >> lane & 1 == 1) {
-                veil[lane] = self.t.unveiled[weakest[lane] as usize & 255];
+                veil[lane] = self.shared.t.unveiled[weakest[lane] as usize & 255];
             }
             // SAFETY: 16 values.
             k = _mm512_mul_ps(cover, unsafe { _mm512_loadu_ps(veil.as_ptr()) });
@@ -392,7 +344,7 @@ impl<'t> Kernel<'t> {
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn darken(&self, v: __m512i, x: __m512, ok: __mmask16) -> __m512i {
-        let g = self.power.at(_mm512_mul_ps(x, _mm512_set1_ps(PIECES as f32)));
+        let g = self.shared.power.at(_mm512_mul_ps(x, _mm512_set1_ps(PIECES as f32)));
         let offset = _mm512_set1_ps(OFFSET);
         let s = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(v), offset), g), offset);
         // Nearest, ties to even, as `round_small`; never lighter.
@@ -403,7 +355,7 @@ impl<'t> Kernel<'t> {
         if slow != 0 {
             let (vs, xs, mut outs) = (to_array_u32(v), to_array_f32(x), to_array_u32(out));
             for lane in (0..16).filter(|lane| slow >> lane & 1 == 1) {
-                outs[lane] = darken_u8(vs[lane] as u8, xs[lane], self.t.power, self.t.decode) as u32;
+                outs[lane] = darken_u8(vs[lane] as u8, xs[lane], self.shared.t.power, self.shared.t.decode) as u32;
             }
             // SAFETY: 16 values.
             out = unsafe { _mm512_loadu_si512(outs.as_ptr().cast()) };
