@@ -69,7 +69,7 @@ impl PowerTable {
     #[inline]
     pub fn at(&self, x: f32) -> f32 {
         let u = x * PIECES as f32;
-        let i = (u as usize).min(PIECES - 1);
+        let i = (u as i32).clamp(0, PIECES as i32 - 1) as usize;
         let f = u - i as f32;
         self.c0[i] + f * (self.c1[i] + f * self.c2[i])
     }

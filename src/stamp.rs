@@ -11,9 +11,10 @@
 //!
 //! The hot loop walks one pixel row of one impression: the squared distance q (a quadratic in x) gives the
 //! coverage through the impression's 32-piece profile ([`cover_row`]), with no square root. An impression
-//! ends where its coverage could no longer change a stored value, so its faint rim costs nothing. On a CPU
-//! with AVX-512 the 8-bit kernel takes sixteen pixels of a row at a time ([`avx512`]), with the scalar
-//! kernel's arithmetic lane for lane: the same bytes either way (a test compares them).
+//! ends where its coverage could no longer change a stored value, so its faint rim costs nothing. For 8-bit
+//! images on x86-64 the fastest of three kernels ([`Kernel`]) runs: with AVX-512 two rows of eight pixels at
+//! a time (`avx512`), with AVX2 eight pixels of a row (`avx2`), otherwise the scalar one. The SIMD kernels
+//! do the scalar kernel's arithmetic lane for lane, so every CPU gives the same bytes (a test compares them).
 
 use std::ops::Range;
 
@@ -29,6 +30,9 @@ use crate::place::Impression;
 use crate::splat::{cover_row, CoverRow, MAX_RHO};
 use crate::stamp_veil::{highlight_share, unveiled_u8, veiled_from};
 
+#[cfg(target_arch = "x86_64")]
+#[path = "stamp/avx2.rs"]
+mod avx2;
 #[cfg(target_arch = "x86_64")]
 #[path = "stamp/avx512.rs"]
 mod avx512;
@@ -230,7 +234,45 @@ pub trait Channel: Copy + Ord + Send + Sync {
     }
 }
 
-/// The tables 8-bit stamping reads, and whether the CPU runs the AVX-512 kernel.
+/// The 8-bit kernels. All give the same bytes; the fastest the CPU has is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust, on any CPU.
+    Scalar,
+    /// Eight pixels at a time (x86-64 with AVX2).
+    Avx2,
+    /// Two rows of eight pixels at a time (x86-64 with AVX-512 F, BW, VL and VBMI).
+    Avx512,
+}
+
+impl Kernel {
+    /// Every kernel, slowest first.
+    const ALL: [Kernel; 3] = [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512];
+
+    /// The fastest kernel this CPU runs.
+    fn best() -> Self {
+        Kernel::ALL
+            .into_iter()
+            .rev()
+            .find(|k| k.available())
+            .unwrap_or(Kernel::Scalar)
+    }
+
+    /// Whether this CPU runs it.
+    fn available(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => avx2::available(),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => avx512::available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// The tables 8-bit stamping reads, and the kernel it runs.
 #[derive(Clone, Copy)]
 pub struct U8Tables {
     power: &'static PowerTable,
@@ -238,38 +280,28 @@ pub struct U8Tables {
     unveiled: &'static [f32; 256],
     /// The darkest weakest channel a highlight veils ([`veiled_from`]).
     veiled_from: u8,
-    simd: bool,
+    kernel: Kernel,
 }
 
 impl U8Tables {
-    /// The tables, with the SIMD kernel chosen by `simd` (and only if the CPU has it).
-    fn with_simd(simd: bool) -> Self {
+    /// The tables, to be used with `kernel` (which the CPU must run).
+    fn with_kernel(kernel: Kernel) -> Self {
+        assert!(kernel.available(), "{kernel:?} does not run on this CPU");
         U8Tables {
             power: power_table(),
             decode: decode_table(),
             unveiled: unveiled_u8(),
             veiled_from: veiled_from(),
-            simd: simd && simd_available(),
+            kernel,
         }
-    }
-}
-
-/// Whether this CPU runs the AVX-512 stamping kernel.
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        avx512::available()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
 impl Channel for u8 {
     type Tables = U8Tables;
     fn tables() -> U8Tables {
-        U8Tables::with_simd(true)
+        static BEST: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        U8Tables::with_kernel(*BEST.get_or_init(Kernel::best))
     }
     fn invisible() -> f32 {
         invisible_darkening()
@@ -291,10 +323,13 @@ impl Channel for u8 {
         t: U8Tables,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if t.simd && (channels == 3 || channels == 4) {
-            // SAFETY: `t.simd` is only set where `avx512::available()` found the CPU features.
-            unsafe { avx512::stamp_band(band, channels, field, rows, impressions, &t) };
-            return;
+        if channels == 3 || channels == 4 {
+            // SAFETY: `U8Tables::with_kernel` checked that the CPU runs the kernel.
+            match t.kernel {
+                Kernel::Avx512 => return unsafe { avx512::stamp_band(band, channels, field, rows, impressions, &t) },
+                Kernel::Avx2 => return unsafe { avx2::stamp_band(band, channels, field, rows, impressions, &t) },
+                Kernel::Scalar => {}
+            }
         }
         for p in impressions {
             stamp_scalar(band, channels, field, rows.clone(), p, t);
@@ -491,10 +526,10 @@ mod tests {
     }
 
     #[test]
-    fn simd_and_scalar_kernels_give_the_same_bytes() {
-        if !simd_available() {
-            eprintln!("this CPU has no AVX-512: only the scalar kernel runs here");
-            return;
+    fn every_kernel_gives_the_same_bytes() {
+        let kernels: Vec<Kernel> = Kernel::ALL.into_iter().filter(|k| k.available()).collect();
+        if kernels.len() < 2 {
+            eprintln!("this CPU has no SIMD kernel: only the scalar kernel runs here");
         }
         // Every branch: black pigment at full opacity on wide impressions (darkening past the power table),
         // sRGB's linear segment (values up to 10, and results that fall into it), highlights (veiled), rows
@@ -532,11 +567,20 @@ mod tests {
                 })
                 .collect();
             let mut scalar = start.clone();
-            stamp_with(&mut scalar, channels, &field, &imps, &ink, U8Tables::with_simd(false));
-            let mut simd = start.clone();
-            stamp_with(&mut simd, channels, &field, &imps, &ink, U8Tables::with_simd(true));
-            let differ = scalar.iter().zip(&simd).filter(|(a, b)| a != b).count();
-            assert_eq!(differ, 0, "{channels} channels: {differ} bytes differ");
+            stamp_with(
+                &mut scalar,
+                channels,
+                &field,
+                &imps,
+                &ink,
+                U8Tables::with_kernel(Kernel::Scalar),
+            );
+            for &kernel in &kernels[1..] {
+                let mut simd = start.clone();
+                stamp_with(&mut simd, channels, &field, &imps, &ink, U8Tables::with_kernel(kernel));
+                let differ = scalar.iter().zip(&simd).filter(|(a, b)| a != b).count();
+                assert_eq!(differ, 0, "{kernel:?}, {channels} channels: {differ} bytes differ");
+            }
             let changed = scalar.iter().zip(&start).filter(|(a, b)| a != b).count();
             assert!(changed > start.len() / 2, "{channels} channels: only {changed} changed");
             assert!(scalar.iter().filter(|&&v| v == 0).count() > 1000, "nothing went black");

@@ -1,0 +1,251 @@
+//! The 8-bit stamping kernel for AVX2, for the x86-64 CPUs without AVX-512 (most since 2013): eight pixels of
+//! one impression's row at a time.
+//!
+//! The same contract as `avx512.rs`: lane for lane the scalar kernel's operations on the same f32 values in
+//! the same order, with the rare lanes that need another branch handed to [`darken_u8`], so all three kernels
+//! give the same bytes (the test in `stamp.rs` compares them). AVX2 has neither two-register permutes nor
+//! byte-masked loads, so a 32-entry table is read with four eight-entry permutes and two blends, and a row's
+//! pixels are gathered into channel lanes by plain loops.
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::{Prepared, U8Tables};
+use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, PIECES, TABLE_END};
+use crate::field::DensityField;
+
+/// Whether this CPU has AVX2.
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx2")
+}
+
+/// Darkens the pixels of `band` (image rows `rows`, `channels` = 3 or 4 interleaved) under each of
+/// `impressions` in turn: what `stamp_scalar` does, eight pixels at a time.
+///
+/// # Safety
+/// The CPU must have AVX2 ([`available`]).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn stamp_band<'p>(
+    band: &mut [u8],
+    channels: usize,
+    field: &DensityField,
+    rows: Range<usize>,
+    impressions: impl Iterator<Item = &'p Prepared>,
+    t: &U8Tables,
+) {
+    debug_assert!(channels == 3 || channels == 4);
+    let power = Pieces::load(&t.power.c0, &t.power.c1, &t.power.c2);
+    for p in impressions {
+        impression(band, channels, field, rows.clone(), p, &power, t);
+    }
+}
+
+/// One impression over its ellipse's box, each pixel decided by its own u (as in `avx512.rs`).
+#[target_feature(enable = "avx2")]
+fn impression(
+    band: &mut [u8],
+    channels: usize,
+    field: &DensityField,
+    rows: Range<usize>,
+    p: &Prepared,
+    power: &Pieces,
+    t: &U8Tables,
+) {
+    let (w, top) = (field.width() as usize, rows.start);
+    let columns = p.columns(w);
+    if columns.is_empty() {
+        return;
+    }
+    let cover_pieces = Pieces::load(&p.cover.c0, &p.cover.c1, &p.cover.c2);
+    let (qa, reach, min_cover) = (
+        _mm256_set1_ps(p.qa),
+        _mm256_set1_ps(p.reach),
+        _mm256_set1_ps(p.min_cover),
+    );
+    let absorb = [
+        _mm256_set1_ps(p.absorb[0]),
+        _mm256_set1_ps(p.absorb[1]),
+        _mm256_set1_ps(p.absorb[2]),
+    ];
+    let iota = _mm256_setr_ps(0., 1., 2., 3., 4., 5., 6., 7.);
+    let dx0 = _mm256_set1_ps(columns.start as f32 + 0.5 - p.cx);
+    let stride = w * channels;
+    for y in p.rows(rows) {
+        let (qxy, qy) = p.row_terms(y);
+        let (qxy, qy) = (_mm256_set1_ps(qxy), _mm256_set1_ps(qy));
+        let row = &mut band[(y - top) * stride..(y - top + 1) * stride];
+        let levels = field.row(y as u32);
+        for offset in (0..columns.len()).step_by(8) {
+            let (x, n) = (columns.start + offset, (columns.len() - offset).min(8));
+            // The scalar kernel's dx0 + i, as in `avx512.rs`: exact small integers apart.
+            let dx = _mm256_add_ps(_mm256_add_ps(dx0, _mm256_set1_ps(offset as f32)), iota);
+            let u = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, dx), qxy), dx), qy);
+            let u = _mm256_max_ps(u, _mm256_setzero_ps());
+            let mut lane_levels = [0u32; 8];
+            for (l, &v) in lane_levels.iter_mut().zip(&levels[x..x + n]) {
+                *l = v as u32;
+            }
+            let treated = _mm256_xor_ps(
+                _mm256_castsi256_ps(_mm256_cmpeq_epi32(load_u32(&lane_levels), _mm256_setzero_si256())),
+                _mm256_castsi256_ps(_mm256_set1_epi32(-1)),
+            );
+            let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, _mm256_set1_ps(n as f32));
+            let inside = _mm256_and_ps(_mm256_and_ps(in_row, treated), _mm256_cmp_ps::<_CMP_LT_OQ>(u, reach));
+            if _mm256_movemask_ps(inside) == 0 {
+                continue;
+            }
+            let cover = cover_pieces.at(u);
+            let ok = _mm256_and_ps(inside, _mm256_cmp_ps::<_CMP_GE_OQ>(cover, min_cover));
+            if _mm256_movemask_ps(ok) == 0 {
+                continue;
+            }
+            let pixels = &mut row[x * channels..(x + n) * channels];
+            let mut rgb = [[0u32; 8]; 3];
+            for (l, px) in pixels.chunks_exact(channels).enumerate() {
+                for ch in 0..3 {
+                    rgb[ch][l] = px[ch] as u32;
+                }
+            }
+            let rgb = [load_u32(&rgb[0]), load_u32(&rgb[1]), load_u32(&rgb[2])];
+            // The highlight's veil, from the scalar table, for the lanes bright enough to have one.
+            let weakest = _mm256_min_epu32(_mm256_min_epu32(rgb[0], rgb[1]), rgb[2]);
+            let bright = _mm256_and_ps(
+                ok,
+                _mm256_castsi256_ps(_mm256_cmpgt_epi32(weakest, _mm256_set1_epi32(t.veiled_from as i32 - 1))),
+            );
+            let bright = _mm256_movemask_ps(bright);
+            let mut k = cover;
+            if bright != 0 {
+                let weakest = to_array_u32(weakest);
+                let mut veil = [1.0f32; 8];
+                for lane in (0..8).filter(|lane| bright >> lane & 1 == 1) {
+                    veil[lane] = t.unveiled[weakest[lane] as usize & 255];
+                }
+                // SAFETY: 8 values.
+                k = _mm256_mul_ps(cover, unsafe { _mm256_loadu_ps(veil.as_ptr()) });
+            }
+            let out = [
+                to_array_u32(darken(rgb[0], _mm256_mul_ps(k, absorb[0]), ok, power, t)),
+                to_array_u32(darken(rgb[1], _mm256_mul_ps(k, absorb[1]), ok, power, t)),
+                to_array_u32(darken(rgb[2], _mm256_mul_ps(k, absorb[2]), ok, power, t)),
+            ];
+            for (l, px) in pixels.chunks_exact_mut(channels).enumerate() {
+                for ch in 0..3 {
+                    px[ch] = out[ch][l] as u8;
+                }
+            }
+        }
+    }
+}
+
+/// `darken_u8(v, x)` in the lanes of `ok`, `v` in the others.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn darken(v: __m256i, x: __m256, ok: __m256, power: &Pieces, t: &U8Tables) -> __m256i {
+    let g = power.at(_mm256_mul_ps(x, _mm256_set1_ps(PIECES as f32)));
+    let offset = _mm256_set1_ps(OFFSET);
+    let s = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v), offset), g), offset);
+    // Nearest, ties to even, as `round_small`; never lighter.
+    let mut out = _mm256_min_epi32(_mm256_cvtps_epi32(s), v);
+    let dark = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(DARK_MAX as i32 + 1), v));
+    let slow = _mm256_or_ps(
+        _mm256_or_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(TABLE_END)), dark),
+        _mm256_cmp_ps::<_CMP_LT_OQ>(s, _mm256_set1_ps(KNEE)),
+    );
+    let slow = _mm256_movemask_ps(_mm256_and_ps(ok, slow));
+    if slow != 0 {
+        let (vs, xs, mut outs) = (to_array_u32(v), to_array_f32(x), to_array_u32(out));
+        for lane in (0..8).filter(|lane| slow >> lane & 1 == 1) {
+            outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.power, t.decode) as u32;
+        }
+        out = load_u32(&outs);
+    }
+    _mm256_blendv_epi8(v, out, _mm256_castps_si256(ok))
+}
+
+/// 32 f32 values in four registers, read by lane index.
+struct Table32([__m256; 4]);
+
+impl Table32 {
+    #[target_feature(enable = "avx2")]
+    fn load(values: &[f32; 32]) -> Self {
+        // SAFETY: 32 values are there to read.
+        unsafe {
+            let v = values.as_ptr();
+            Table32([
+                _mm256_loadu_ps(v),
+                _mm256_loadu_ps(v.add(8)),
+                _mm256_loadu_ps(v.add(16)),
+                _mm256_loadu_ps(v.add(24)),
+            ])
+        }
+    }
+
+    /// The value at each lane's index (0–31; any other reads some entry).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn get(&self, i: __m256i) -> __m256 {
+        // (Written out rather than mapped: a closure would not inherit the target features.)
+        let a = _mm256_permutevar8x32_ps(self.0[0], i);
+        let b = _mm256_permutevar8x32_ps(self.0[1], i);
+        let c = _mm256_permutevar8x32_ps(self.0[2], i);
+        let d = _mm256_permutevar8x32_ps(self.0[3], i);
+        // Index bits 3 and 4 moved to the sign bit, which is what blendv reads.
+        let bit3 = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(i));
+        let bit4 = _mm256_castsi256_ps(_mm256_slli_epi32::<27>(i));
+        _mm256_blendv_ps(_mm256_blendv_ps(a, b, bit3), _mm256_blendv_ps(c, d, bit3), bit4)
+    }
+}
+
+/// 32 quadratic pieces, as `CoverRow` and `PowerTable` hold them.
+struct Pieces {
+    c0: Table32,
+    c1: Table32,
+    c2: Table32,
+}
+
+impl Pieces {
+    #[target_feature(enable = "avx2")]
+    fn load(c0: &[f32; 32], c1: &[f32; 32], c2: &[f32; 32]) -> Self {
+        Pieces {
+            c0: Table32::load(c0),
+            c1: Table32::load(c1),
+            c2: Table32::load(c2),
+        }
+    }
+
+    /// The pieces at `u` (≥ 0): i = min(⌊u⌋, 31), f = u − i, c0 + f·(c1 + f·c2), as the scalar `at`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn at(&self, u: __m256) -> __m256 {
+        let i = _mm256_min_epi32(_mm256_cvttps_epi32(u), _mm256_set1_epi32(31));
+        let f = _mm256_sub_ps(u, _mm256_cvtepi32_ps(i));
+        let inner = _mm256_add_ps(self.c1.get(i), _mm256_mul_ps(f, self.c2.get(i)));
+        _mm256_add_ps(self.c0.get(i), _mm256_mul_ps(f, inner))
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_u32(a: &[u32; 8]) -> __m256i {
+    // SAFETY: 8 values.
+    unsafe { _mm256_loadu_si256(a.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn to_array_u32(v: __m256i) -> [u32; 8] {
+    let mut a = [0u32; 8];
+    // SAFETY: 8 values.
+    unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), v) };
+    a
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn to_array_f32(v: __m256) -> [f32; 8] {
+    let mut a = [0f32; 8];
+    // SAFETY: 8 values.
+    unsafe { _mm256_storeu_ps(a.as_mut_ptr(), v) };
+    a
+}
