@@ -124,11 +124,11 @@ fn impression(
                 // SAFETY: 8 values.
                 k = _mm256_mul_ps(cover, unsafe { _mm256_loadu_ps(veil.as_ptr()) });
             }
-            let out = [
-                to_array_u32(darken(rgb[0], _mm256_mul_ps(k, absorb[0]), ok, power, t)),
-                to_array_u32(darken(rgb[1], _mm256_mul_ps(k, absorb[1]), ok, power, t)),
-                to_array_u32(darken(rgb[2], _mm256_mul_ps(k, absorb[2]), ok, power, t)),
-            ];
+            let mut out = [[0u32; 8]; 3];
+            // One call site, so that `darken` is inlined.
+            for ch in 0..3 {
+                out[ch] = to_array_u32(darken(rgb[ch], _mm256_mul_ps(k, absorb[ch]), ok, power, t));
+            }
             for (l, px) in pixels.chunks_exact_mut(channels).enumerate() {
                 for ch in 0..3 {
                     px[ch] = out[ch][l] as u8;
