@@ -2,11 +2,13 @@
 //!
 //! Pigment absorbs light, so it is applied in linear light. For 8-bit values that round trip needs no
 //! encode table: on sRGB's power segment, encode(decode(v)·t) = (v + 14.025)·t^(1/2.4) − 14.025 exactly (in
-//! 8-bit units), so darkening is one power of the transmittance — read from a 32-piece table, [`PowerTable`]
+//! 8-bit units), so darkening is one power of the transmittance — read from a 32-piece table, [`power_table`]
 //! — and one multiply-add. That arithmetic is the same in the scalar and the SIMD stamping kernels, lane for
 //! lane, so both give the same bytes.
 
 use std::sync::OnceLock;
+
+use crate::pieces::{Pieces, PIECES};
 
 /// The exact sRGB transfer function, 0–1 → 0–1.
 pub fn srgb_to_linear(v: f32) -> f32 {
@@ -46,45 +48,18 @@ pub const KNEE: f32 = 10.314_75;
 pub const DARK_MAX: u8 = 10;
 /// 8-bit units per unit of linear light on the linear segment (12.92 · 255).
 const LINEAR_SLOPE: f32 = 3294.6;
-/// The darkening from which [`PowerTable`] hands over to `powf`: its last two pieces near x = 1, where
+/// The darkening from which [`power_table`] hands over to `powf`: its last two pieces near x = 1, where
 /// (1 − x)^(5/12) turns too sharply for a quadratic, are never read. Only an opacity near 1 gets there.
 pub const TABLE_END: f32 = 0.9375;
-/// Pieces of [`PowerTable`].
-pub const PIECES: usize = 32;
 
-/// The transmittance's power (1 − x)^(1/2.4) for a darkening x in 0–1, in 32 quadratic pieces of x: with
-/// u = 32·x, i = ⌊u⌋, f = u − i it is `c0[i] + f·(c1[i] + f·c2[i])`, within 1e-4 of the power below
-/// [`TABLE_END`] (a thirtieth of a level).
-pub struct PowerTable {
-    /// Value at the start of each piece.
-    pub c0: [f32; PIECES],
-    /// Linear term of each piece.
-    pub c1: [f32; PIECES],
-    /// Quadratic term of each piece.
-    pub c2: [f32; PIECES],
-}
-
-impl PowerTable {
-    /// (1 − x)^(1/2.4) from the table, for 0 ≤ x < [`TABLE_END`].
-    #[inline]
-    pub fn at(&self, x: f32) -> f32 {
-        let u = x * PIECES as f32;
-        let i = (u as i32).clamp(0, PIECES as i32 - 1) as usize;
-        let f = u - i as f32;
-        self.c0[i] + f * (self.c1[i] + f * self.c2[i])
-    }
-}
-
-/// The table, built once per process (each piece through the power at its ends and middle, in f64).
-pub fn power_table() -> &'static PowerTable {
-    static T: OnceLock<PowerTable> = OnceLock::new();
+/// The transmittance's power (1 − x)^(1/2.4) for a darkening x in 0–1, as 32 quadratic pieces of 32·x,
+/// within 1e-4 of the power below [`TABLE_END`] (a thirtieth of a level); built once per process, each piece
+/// through the power at its ends and middle, in f64.
+pub fn power_table() -> &'static Pieces {
+    static T: OnceLock<Pieces> = OnceLock::new();
     T.get_or_init(|| {
         let power = |x: f64| (1.0 - x).max(0.0).powf(1.0 / 2.4);
-        let mut t = PowerTable {
-            c0: [0.0; PIECES],
-            c1: [0.0; PIECES],
-            c2: [0.0; PIECES],
-        };
+        let mut t = Pieces::ZERO;
         for i in 0..PIECES {
             let x0 = i as f64 / PIECES as f64;
             let h = 1.0 / PIECES as f64;
@@ -106,9 +81,9 @@ pub fn power_table() -> &'static PowerTable {
 /// SIMD kernel (`stamp::avx512`) computes the same expression for sixteen pixels at a time and calls this for
 /// any lane that needs the linear segment or `powf`.
 #[inline]
-pub fn darken_u8(v: u8, x: f32, power: &PowerTable, decode: &[f32; 256]) -> u8 {
+pub fn darken_u8(v: u8, x: f32, power: &Pieces, decode: &[f32; 256]) -> u8 {
     let g = if x < TABLE_END {
-        power.at(x)
+        power.at(x * PIECES as f32)
     } else {
         ((1.0 - x as f64).max(0.0)).powf(1.0 / 2.4) as f32
     };

@@ -41,6 +41,7 @@ pub mod head;
 pub mod io;
 pub mod overlay;
 pub mod params;
+mod pieces;
 pub mod pigment;
 pub mod place;
 mod render;

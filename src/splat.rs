@@ -13,6 +13,8 @@
 
 use std::sync::OnceLock;
 
+use crate::pieces::{Pieces, PIECES};
+
 #[path = "splat/profile.rs"]
 #[allow(dead_code)]
 mod profile;
@@ -42,50 +44,40 @@ pub fn profile_row(rho: f32) -> &'static [f32] {
 /// tail at 3σ), so with any pigment and opacity no 8-bit value would move by more than 0.2 of a level.
 pub const CUT_SIGMAS: f32 = 3.0;
 
-/// Quadratic pieces of a [`CoverRow`]: as many as one AVX-512 two-register permute looks up.
-pub const SEGMENTS: usize = 32;
-
-/// A profile row as a function of squared distance q (in σ²), in [`SEGMENTS`] quadratic pieces up to its cut.
+/// A profile row as a function of squared distance q (in σ²), in [`PIECES`] quadratic pieces up to its cut.
 ///
-/// With u = q · `segments_per_q` (0 ≤ u < 32), i = ⌊u⌋ and f = u − i, the coverage is
-/// `c0[i] + f·(c1[i] + f·c2[i])`: each piece passes through the profile at its ends and middle, within 1e-4
-/// of it everywhere. Three small arrays rather than a finely sampled row, so that a SIMD kernel holds a
-/// whole row in registers and evaluates it lane by lane with the same arithmetic as the scalar one.
+/// With u = q · `segments_per_q` (0 ≤ u < 32) the coverage is `pieces.at(u)`: each piece passes through the
+/// profile at its ends and middle, within 2e-4 of it everywhere. Three small arrays rather than a finely
+/// sampled row, so that a SIMD kernel holds a whole row in registers and evaluates it lane by lane with the
+/// same arithmetic as the scalar one.
 #[derive(Debug)]
 pub struct CoverRow {
-    /// Coverage at the start of each piece.
-    pub c0: [f32; SEGMENTS],
-    /// Linear term of each piece.
-    pub c1: [f32; SEGMENTS],
-    /// Quadratic term of each piece.
-    pub c2: [f32; SEGMENTS],
+    /// The coverage at u.
+    pub pieces: Pieces,
     /// Pieces per unit of q.
     pub segments_per_q: f32,
 }
 
 impl CoverRow {
-    /// Coverage at `u` (q in pieces, 0 ≤ u < 32; a larger u reads the last piece).
+    /// Coverage at `u` (q in pieces, 0 ≤ u < 32).
     #[inline]
     pub fn at(&self, u: f32) -> f32 {
-        // Truncation is ⌊u⌋ for u ≥ 0 (to i32: the conversion to usize costs twice the instructions); clamped,
-        // so the compiler drops the bounds checks.
-        let i = (u as i32).clamp(0, SEGMENTS as i32 - 1) as usize;
-        let f = u - i as f32;
-        self.c0[i] + f * (self.c1[i] + f * self.c2[i])
+        self.pieces.at(u)
     }
 
-    /// Where the coverage has fallen below `cover` for good, in pieces (at most [`SEGMENTS`], the cut): in the
+    /// Where the coverage has fallen below `cover` for good, in pieces (at most [`PIECES`], the cut): in the
     /// last piece that starts at or above `cover`, where that piece crosses it (solved as a quadratic), plus
     /// 1/64 of a piece for rounding. Stamping ends an impression's rows there; each pixel inside still checks
     /// its own coverage.
     pub fn reach(&self, cover: f32) -> f32 {
         // The pieces' starts fall (a running minimum when built), so pieces 0..k start at or above `cover`.
-        let k = self.c0.partition_point(|&v| v >= cover);
+        let Pieces { c0, c1, c2 } = &self.pieces;
+        let k = c0.partition_point(|&v| v >= cover);
         if k == 0 {
             return 0.0;
         }
         let piece = k - 1;
-        let (a, b, c) = (self.c2[piece], self.c1[piece], self.c0[piece] - cover);
+        let (a, b, c) = (c2[piece], c1[piece], c0[piece] - cover);
         // The root of a·f² + b·f + c = 0 where the falling piece crosses zero, in the form that does not
         // cancel: f = 2c / (−b + √(b² − 4ac)).
         let disc = b * b - 4.0 * a * c;
@@ -113,10 +105,10 @@ pub fn cover_row(rho: f32) -> &'static CoverRow {
 /// Row `r` of the table in quadratic pieces of q, each through the profile at its ends and middle.
 fn build_cover_row(r: usize) -> CoverRow {
     let (t_row, q_end) = (&table()[r * COLUMNS..(r + 1) * COLUMNS], q_end(r));
-    let h = q_end / SEGMENTS as f32;
+    let h = q_end / PIECES as f32;
     // The true profile falls with distance; the integrated table can wobble by ~1e-7 in its tail. A running
     // minimum makes the fall exact, which is what lets `reach` search the starts.
-    let mut nodes = [0.0f32; 2 * SEGMENTS + 1];
+    let mut nodes = [0.0f32; 2 * PIECES + 1];
     for (j, v) in nodes.iter_mut().enumerate() {
         *v = sample(t_row, (j as f32 * 0.5 * h).sqrt());
     }
@@ -124,17 +116,15 @@ fn build_cover_row(r: usize) -> CoverRow {
         nodes[j] = nodes[j].min(nodes[j - 1]);
     }
     let mut row = CoverRow {
-        c0: [0.0; SEGMENTS],
-        c1: [0.0; SEGMENTS],
-        c2: [0.0; SEGMENTS],
-        segments_per_q: SEGMENTS as f32 / q_end,
+        pieces: Pieces::ZERO,
+        segments_per_q: PIECES as f32 / q_end,
     };
-    for i in 0..SEGMENTS {
+    for i in 0..PIECES {
         let (y0, y1, y2) = (nodes[2 * i], nodes[2 * i + 1], nodes[2 * i + 2]);
         let c2 = 2.0 * (y2 - 2.0 * y1 + y0);
-        row.c0[i] = y0;
-        row.c1[i] = y2 - y0 - c2;
-        row.c2[i] = c2;
+        row.pieces.c0[i] = y0;
+        row.pieces.c1[i] = y2 - y0 - c2;
+        row.pieces.c2[i] = c2;
     }
     row
 }
@@ -217,7 +207,7 @@ mod tests {
                 );
             }
             // Between the nodes too: every 1/16 of a piece.
-            for j in 0..SEGMENTS * 16 {
+            for j in 0..PIECES * 16 {
                 let u = j as f32 / 16.0;
                 let want = sample(t_row, (u / row.segments_per_q).sqrt());
                 assert!(
@@ -226,7 +216,7 @@ mod tests {
                     row.at(u)
                 );
             }
-            assert!(row.at(SEGMENTS as f32 - 1e-3) < 1.4e-3, "rho {rho}");
+            assert!(row.at(PIECES as f32 - 1e-3) < 1.4e-3, "rho {rho}");
         }
     }
 
@@ -234,13 +224,13 @@ mod tests {
     fn reach_bounds_the_coverage() {
         for rho in [0.5f32, 2.3, 6.0] {
             let row = cover_row(rho);
-            assert!(row.c0.windows(2).all(|w| w[1] <= w[0]), "rho {rho}: not falling");
+            assert!(row.pieces.c0.windows(2).all(|w| w[1] <= w[0]), "rho {rho}: not falling");
             for cover in [2.0f32, 0.5, 0.01, 0.004, 1e-6] {
                 let reach = row.reach(cover);
-                assert!((0.0..=SEGMENTS as f32).contains(&reach));
+                assert!((0.0..=PIECES as f32).contains(&reach));
                 // Fainter than `cover` from the reach on (sampled finely), and not much sooner.
                 let mut u = reach;
-                while u < SEGMENTS as f32 {
+                while u < PIECES as f32 {
                     assert!(row.at(u) < cover, "rho {rho} cover {cover}: {} at {u}", row.at(u));
                     u += 1.0 / 64.0;
                 }

@@ -22,10 +22,10 @@ use rayon::prelude::*;
 
 use crate::colour::{
     darken_u8, decode_table, decode_table_16, invisible_darkening, linear_to_srgb, power_table, srgb_to_linear,
-    PowerTable,
 };
 use crate::field::DensityField;
 use crate::params::Rgb8;
+use crate::pieces::Pieces;
 use crate::place::Impression;
 use crate::splat::{cover_row, CoverRow, MAX_RHO};
 use crate::stamp_veil::{highlight_share, unveiled_u8, veiled_from};
@@ -228,9 +228,7 @@ pub trait Channel: Copy + Ord + Send + Sync {
         impressions: impl Iterator<Item = &'p Prepared>,
         t: Self::Tables,
     ) {
-        for p in impressions {
-            stamp_scalar(band, channels, field, rows.clone(), p, t);
-        }
+        stamp_band_scalar(band, channels, field, rows, impressions, t);
     }
 }
 
@@ -275,7 +273,7 @@ impl Kernel {
 /// The tables 8-bit stamping reads, and the kernel it runs.
 #[derive(Clone, Copy)]
 pub struct U8Tables {
-    power: &'static PowerTable,
+    power: &'static Pieces,
     decode: &'static [f32; 256],
     unveiled: &'static [f32; 256],
     /// The darkest weakest channel a highlight veils ([`veiled_from`]).
@@ -331,9 +329,7 @@ impl Channel for u8 {
                 Kernel::Scalar => {}
             }
         }
-        for p in impressions {
-            stamp_scalar(band, channels, field, rows.clone(), p, t);
-        }
+        stamp_band_scalar(band, channels, field, rows, impressions, t);
     }
 }
 
@@ -426,6 +422,20 @@ fn stamp_with<T: Channel>(
                 .flat_map(|(prepared, by_band)| by_band[band].iter().map(|&i| &prepared[i as usize]));
             T::stamp_band(pixels, channels, field, rows, impressions, tables);
         });
+}
+
+/// The scalar kernel over a band: [`stamp_scalar`] for each of `impressions` in turn.
+fn stamp_band_scalar<'p, T: Channel>(
+    band: &mut [T],
+    channels: usize,
+    field: &DensityField,
+    rows: Range<usize>,
+    impressions: impl Iterator<Item = &'p Prepared>,
+    t: T::Tables,
+) {
+    for p in impressions {
+        stamp_scalar(band, channels, field, rows.clone(), p, t);
+    }
 }
 
 /// The scalar kernel: darkens the pixels of `band` that `p` covers within image rows `rows`.
@@ -533,7 +543,7 @@ mod tests {
         }
         // Every branch: black pigment at full opacity on wide impressions (darkening past the power table),
         // sRGB's linear segment (values up to 10, and results that fall into it), highlights (veiled), rows
-        // wider than sixteen pixels, impressions cut by the image's edges, and zero levels in the field.
+        // wider than eight pixels, impressions cut by the image's edges, and zero levels in the field.
         let (w, h) = (157u32, 61u32);
         let mut imps = crowd(2500, w as f32, h as f32);
         for (i, imp) in imps.iter_mut().enumerate() {

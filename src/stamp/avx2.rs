@@ -11,8 +11,9 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::{Prepared, U8Tables};
-use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, PIECES, TABLE_END};
+use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
 use crate::field::DensityField;
+use crate::pieces::{self, PIECES};
 
 /// Whether this CPU has AVX2.
 pub(super) fn available() -> bool {
@@ -34,7 +35,7 @@ pub(super) unsafe fn stamp_band<'p>(
     t: &U8Tables,
 ) {
     debug_assert!(channels == 3 || channels == 4);
-    let power = Pieces::load(&t.power.c0, &t.power.c1, &t.power.c2);
+    let power = Pieces::load(t.power);
     for p in impressions {
         impression(band, channels, field, rows.clone(), p, &power, t);
     }
@@ -56,7 +57,7 @@ fn impression(
     if columns.is_empty() {
         return;
     }
-    let cover_pieces = Pieces::load(&p.cover.c0, &p.cover.c1, &p.cover.c2);
+    let cover_pieces = Pieces::load(&p.cover.pieces);
     let (qa, reach, min_cover) = (
         _mm256_set1_ps(p.qa),
         _mm256_set1_ps(p.reach),
@@ -197,7 +198,7 @@ impl Table32 {
     }
 }
 
-/// 32 quadratic pieces, as `CoverRow` and `PowerTable` hold them.
+/// A [`pieces::Pieces`] in registers.
 struct Pieces {
     c0: Table32,
     c1: Table32,
@@ -206,15 +207,15 @@ struct Pieces {
 
 impl Pieces {
     #[target_feature(enable = "avx2")]
-    fn load(c0: &[f32; 32], c1: &[f32; 32], c2: &[f32; 32]) -> Self {
+    fn load(p: &pieces::Pieces) -> Self {
         Pieces {
-            c0: Table32::load(c0),
-            c1: Table32::load(c1),
-            c2: Table32::load(c2),
+            c0: Table32::load(&p.c0),
+            c1: Table32::load(&p.c1),
+            c2: Table32::load(&p.c2),
         }
     }
 
-    /// The pieces at `u` (≥ 0): i = min(⌊u⌋, 31), f = u − i, c0 + f·(c1 + f·c2), as the scalar `at`.
+    /// The pieces at `u` (≥ 0): i = min(⌊u⌋, 31), f = u − i, c0 + f·(c1 + f·c2), as [`pieces::Pieces::at`].
     #[inline]
     #[target_feature(enable = "avx2")]
     fn at(&self, u: __m256) -> __m256 {

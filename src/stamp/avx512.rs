@@ -1,4 +1,4 @@
-//! The 8-bit stamping kernel for AVX-512: sixteen pixels of one impression's row at a time.
+//! The 8-bit stamping kernel for AVX-512: two rows of eight pixels of one impression at a time.
 //!
 //! Lane for lane it is the scalar kernel (`stamp_scalar` with [`darken_u8`]): the same operations on the same
 //! f32 values in the same order (no fused multiply-adds), with the profile's and the power's 32 quadratic
@@ -6,16 +6,17 @@
 //! code's other branches — a highlight's veil (a table look-up), sRGB's linear segment or a darkening past
 //! the power table — are handed to it. So both kernels give the same bytes (a test in `stamp.rs` compares).
 //!
-//! Why: the scalar kernel spends ~80 instructions per pixel on look-ups and bookkeeping; here one row of an
-//! impression (about 5 pixels at photo scale) is one pass of about 100 vector instructions, and there are no
-//! gathers (microcoded and slow on the CPUs that have AVX-512).
+//! Why: the scalar kernel spends ~80 instructions per pixel on look-ups and bookkeeping; here two rows of an
+//! impression (about 6 pixels wide at photo scale) are one pass of about 100 vector instructions, and there
+//! are no gathers (microcoded and slow on the CPUs that have AVX-512).
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::{Prepared, U8Tables};
-use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, PIECES, TABLE_END};
+use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
 use crate::field::DensityField;
+use crate::pieces::{self, PIECES};
 
 /// Whether this CPU has the AVX-512 subsets the kernel uses (byte permutes are AVX-512 VBMI).
 pub(super) fn available() -> bool {
@@ -26,7 +27,7 @@ pub(super) fn available() -> bool {
 }
 
 /// Darkens the pixels of `band` (image rows `rows`, `channels` = 3 or 4 interleaved) under each of
-/// `impressions` in turn: what `stamp_scalar` does, sixteen pixels at a time.
+/// `impressions` in turn: what `stamp_scalar` does, sixteen pixels (two rows of eight) at a time.
 ///
 /// # Safety
 /// The CPU must have the features [`available`] checks.
@@ -148,7 +149,7 @@ impl Table32 {
     }
 }
 
-/// 32 quadratic pieces, as `CoverRow` and `PowerTable` hold them.
+/// A [`pieces::Pieces`] in registers.
 struct Pieces {
     c0: Table32,
     c1: Table32,
@@ -157,15 +158,15 @@ struct Pieces {
 
 impl Pieces {
     #[target_feature(enable = "avx512f")]
-    fn load(c0: &[f32; 32], c1: &[f32; 32], c2: &[f32; 32]) -> Self {
+    fn load(p: &pieces::Pieces) -> Self {
         Pieces {
-            c0: Table32::load(c0),
-            c1: Table32::load(c1),
-            c2: Table32::load(c2),
+            c0: Table32::load(&p.c0),
+            c1: Table32::load(&p.c1),
+            c2: Table32::load(&p.c2),
         }
     }
 
-    /// The pieces at `u` (≥ 0): i = min(⌊u⌋, 31), f = u − i, c0 + f·(c1 + f·c2), as the scalar `at`.
+    /// The pieces at `u` (≥ 0): i = min(⌊u⌋, 31), f = u − i, c0 + f·(c1 + f·c2), as [`pieces::Pieces::at`].
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn at(&self, u: __m512) -> __m512 {
@@ -190,7 +191,7 @@ impl<'t> Shared<'t> {
     fn new(t: &'t U8Tables, channels: usize) -> Self {
         let which = (channels == 4) as usize;
         Shared {
-            power: Pieces::load(&t.power.c0, &t.power.c1, &t.power.c2),
+            power: Pieces::load(t.power),
             channels,
             split: load_bytes(&SPLIT_PAIR[which]),
             join: load_bytes(&JOIN_PAIR[which]),
@@ -214,7 +215,7 @@ impl<'s, 't> Kernel<'s, 't> {
     fn new(p: &Prepared, shared: &'s Shared<'t>) -> Self {
         Kernel {
             shared,
-            cover: Pieces::load(&p.cover.c0, &p.cover.c1, &p.cover.c2),
+            cover: Pieces::load(&p.cover.pieces),
             qa: _mm512_set1_ps(p.qa),
             reach: _mm512_set1_ps(p.reach),
             min_cover: _mm512_set1_ps(p.min_cover),
