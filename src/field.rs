@@ -263,25 +263,18 @@ impl LevelBlocks {
                 .par_chunks_mut(columns)
                 .zip(field.values.par_chunks(w * b))
                 .map(|(out, rows)| {
-                    // Column by column down the strip first (element-wise, which the compiler vectorises), then
-                    // across each square once: reducing across every 16-byte run of every row took four times
-                    // as long. The sum rides along (16 rows × 255 fits a u16) so the area needs no pass of its
-                    // own.
-                    let (mut least, mut greatest, mut sum) = (vec![u8::MAX; w], vec![u8::MIN; w], vec![0u16; w]);
-                    for row in rows.chunks(w) {
-                        for (((lo, hi), total), &v) in least.iter_mut().zip(&mut greatest).zip(&mut sum).zip(row) {
-                            *lo = (*lo).min(v);
-                            *hi = (*hi).max(v);
-                            *total += v as u16;
-                        }
+                    let full = w / b;
+                    let mut sum = 0u64;
+                    for (square, x0) in out.iter_mut().zip((0..w).step_by(b)) {
+                        let (least, greatest, total) = if x0 / b < full {
+                            square_levels(rows, w, x0)
+                        } else {
+                            edge_square_levels(rows, w, x0)
+                        };
+                        *square = (least, greatest);
+                        sum += total as u64;
                     }
-                    for ((square, lo), hi) in out.iter_mut().zip(least.chunks(b)).zip(greatest.chunks(b)) {
-                        *square = (
-                            lo.iter().fold(u8::MAX, |m, &v| m.min(v)),
-                            hi.iter().fold(u8::MIN, |m, &v| m.max(v)),
-                        );
-                    }
-                    sum.iter().map(|&v| v as u64).sum::<u64>()
+                    sum
                 })
                 .sum();
         }
@@ -320,11 +313,52 @@ impl LevelBlocks {
         self.squares[(y / BLOCK) as usize * self.columns + (x / BLOCK) as usize]
     }
 
+    /// (least, greatest) level over the squares holding pixels `x0..=x1` by `y0..=y1` (inside the field).
+    pub(crate) fn levels_in(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> (u8, u8) {
+        let columns = (x0 / BLOCK) as usize..=(x1 / BLOCK) as usize;
+        (y0 / BLOCK..=y1 / BLOCK)
+            .flat_map(|row| &self.squares[row as usize * self.columns..][columns.clone()])
+            .fold((u8::MAX, u8::MIN), |(lo, hi), &(l, g)| (lo.min(l), hi.max(g)))
+    }
+
     /// A rectangle holding every pixel with a non-zero level (to the squares' edges), or `None` if there is
     /// none.
     pub(crate) fn bounding_box(&self) -> Option<PixelRect> {
         self.bounds
     }
+}
+
+/// (least, greatest, sum) of the levels of the full-width square whose left column is `x0`, in the strip
+/// `rows` (up to [`BLOCK`] rows of `w` levels).
+///
+/// Sixteen lanes run down the square's rows and are reduced across once at the end, so the compiler keeps
+/// them in vector registers (a square row is one 16-byte load); reducing the strip column by column through
+/// arrays as long as the row took three times the instructions.
+#[inline]
+fn square_levels(rows: &[u8], w: usize, x0: usize) -> (u8, u8, u32) {
+    const B: usize = BLOCK as usize;
+    let (mut least, mut greatest, mut sum) = ([u8::MAX; B], [u8::MIN; B], [0u16; B]);
+    for row in rows.chunks_exact(w) {
+        let levels: &[u8; B] = row[x0..x0 + B].try_into().expect("a full square");
+        for k in 0..B {
+            least[k] = least[k].min(levels[k]);
+            greatest[k] = greatest[k].max(levels[k]);
+            // At most 16 rows × 255: fits a u16.
+            sum[k] += levels[k] as u16;
+        }
+    }
+    (
+        least.into_iter().fold(u8::MAX, u8::min),
+        greatest.into_iter().fold(u8::MIN, u8::max),
+        sum.into_iter().map(u32::from).sum(),
+    )
+}
+
+/// [`square_levels`] for the last square of a row of squares, cut short by the field's right edge.
+fn edge_square_levels(rows: &[u8], w: usize, x0: usize) -> (u8, u8, u32) {
+    rows.chunks_exact(w)
+        .flat_map(|row| &row[x0..])
+        .fold((u8::MAX, u8::MIN, 0), |(lo, hi, sum), &v| (lo.min(v), hi.max(v), sum + v as u32))
 }
 
 /// A fraction 0–1 as a level 0–255 (NaN and negatives are 0).

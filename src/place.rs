@@ -55,8 +55,9 @@ pub const MAX_IMPRESSIONS: f64 = 30_000_000.0;
 
 /// The tile's points under one of the square's 8 symmetries, bucketed by cell.
 struct SeededTile {
-    /// (u, v, rank index) in `[0,1)²`, grouped by cell, each cell's points in row order (by v) so that reading
-    /// the density field under them walks memory forwards.
+    /// (u, v, rank index) in `[0,1)²`, grouped by cell, each cell's points in rank order: where a cell lies
+    /// over levels no higher than L, only the prefix of ranks L keeps needs looking at. (The density field
+    /// under one cell is a few kB, which stays in cache whatever the order the points read it in.)
     points: Vec<(f32, f32, u32)>,
     /// Start of each cell's points in `points`; `CELLS² + 1` entries.
     cell_start: Vec<usize>,
@@ -102,9 +103,7 @@ impl SeededTile {
             points[fill[c]] = p;
             fill[c] += 1;
         }
-        for c in 0..CELLS * CELLS {
-            points[cell_start[c]..cell_start[c + 1]].sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)));
-        }
+        // Filled in rank order, so each cell's points are in rank order.
         SeededTile { points, cell_start }
     }
 }
@@ -230,7 +229,9 @@ pub(crate) fn place_with(
 ) -> Result<(Vec<Impression>, f64)> {
     params.validate()?;
     crate::params::check_scale(px_per_mm)?;
+    let zt = std::time::Instant::now();
     let blocks = LevelBlocks::new(field);
+    if std::env::var_os("ZZT").is_some() { eprintln!("blocks {:.2} ms", zt.elapsed().as_secs_f64()*1e3); }
     let area = blocks.weighted_area_px;
     let Some(bbox) = blocks.bounding_box() else {
         return Ok((Vec::new(), area));
@@ -300,14 +301,13 @@ pub(crate) fn place_with(
         .par_iter()
         .map(|task| {
             let mut list = Vec::with_capacity(task.iter().map(|&unit| layout.cell_points(unit).len()).sum());
-            list.extend(
-                task.iter()
-                    .flat_map(|&unit| layout.candidates(unit))
-                    .map(|c| layout.impression(c)),
-            );
+            for &unit in *task {
+                layout.place_unit(unit, &mut list);
+            }
             list
         })
         .collect();
+    if std::env::var_os("ZZT").is_some() { eprintln!("lists {:.2} ms", zt.elapsed().as_secs_f64()*1e3); }
     let total: usize = lists.iter().map(Vec::len).sum();
     let mut impressions: Vec<Impression> = Vec::with_capacity(total);
     let mut free = &mut impressions.spare_capacity_mut()[..total];
@@ -327,6 +327,7 @@ pub(crate) fn place_with(
     // SAFETY: the first `total` slots were split into one share per list, each exactly as long as its list,
     // and the loop above wrote every slot of every share.
     unsafe { impressions.set_len(total) };
+    if std::env::var_os("ZZT").is_some() { eprintln!("copy {:.2} ms", zt.elapsed().as_secs_f64()*1e3); }
     Ok((impressions, area))
 }
 
@@ -365,36 +366,46 @@ impl Layout<'_> {
         &self.tile.points[self.tile.cell_start[c]..self.tile.cell_start[c + 1]]
     }
 
-    /// The kept points of tile unit (gx, gy) (a cell of one tile instance), in the cell's row order.
-    fn candidates(&self, (gx, gy): (i64, i64)) -> impl Iterator<Item = Candidate> + '_ {
+    /// Appends the impressions of tile unit (gx, gy) (a cell of one tile instance) to `out`, in rank order.
+    fn place_unit(&self, (gx, gy): (i64, i64), out: &mut Vec<Impression>) {
+        let Some((unit_least, unit_greatest)) = self.unit_levels(gx, gy) else {
+            return;
+        };
         let n = TILE_POINTS as u64;
+        // Keep where (rank + ½) / n < level / 255 (times the foreshortening, at most 1), in exact integers.
+        let turned_down = |rank: u32, level: u8| (2 * rank as u64 + 1) * 255 >= 2 * level as u64 * n;
+        // The unit's points come in rank order: those its greatest level turns down are a suffix, never read.
+        let points = self.cell_points((gx, gy));
+        let points = &points[..points.partition_point(|&(_, _, rank)| !turned_down(rank, unit_greatest))];
         let (w, h) = (self.field.width(), self.field.height());
         let (ti, tj) = (gx.div_euclid(CELLS as i64), gy.div_euclid(CELLS as i64));
         let instance = mix(mix(self.seed, ti as u64), tj as u64);
-        self.cell_points((gx, gy)).iter().filter_map(move |&(u, v, rank)| {
+        for &(u, v, rank) in points {
             let x = ((ti as f64 + u as f64) * self.period - self.offset_x) as f32;
             let y = ((tj as f64 + v as f64) * self.period - self.offset_y) as f32;
             if !(x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32) {
-                return None;
+                continue;
             }
-            let (x_px, y_px) = (x as u32, y as u32);
-            // Keep where (rank + ½) / n < level / 255 (times the foreshortening, at most 1), in exact
-            // integers. The square's greatest level turns most points down without reading the field,
-            // and a uniform square gives the level itself.
-            let turned_down = |level: u64| (2 * rank as u64 + 1) * 255 >= 2 * level * n;
-            let (least, greatest) = self.blocks.at(x_px, y_px);
-            if turned_down(greatest as u64) {
-                return None;
-            }
-            let level = if least == greatest {
-                least
+            // Over a uniform unit (most of a mask: all 255) the level is known; elsewhere the point's square
+            // turns most points down without reading the field, and a uniform square gives the level itself.
+            let level = if unit_least == unit_greatest {
+                unit_least
             } else {
-                self.field.level(x_px, y_px)
-            } as u64;
+                let (x_px, y_px) = (x as u32, y as u32);
+                let (least, greatest) = self.blocks.at(x_px, y_px);
+                if turned_down(rank, greatest) {
+                    continue;
+                }
+                if least == greatest {
+                    least
+                } else {
+                    self.field.level(x_px, y_px)
+                }
+            };
             let (threshold, facing) = match &self.head {
                 None => {
-                    if turned_down(level) {
-                        return None;
+                    if turned_down(rank, level) {
+                        continue;
                     }
                     (level as f32 / 255.0, None)
                 }
@@ -402,23 +413,38 @@ impl Layout<'_> {
                     let f = hm.facing(x, y);
                     let threshold = level as f32 / 255.0 * (f.factor / self.max_factor).min(1.0);
                     if rank_fraction(rank) >= threshold {
-                        return None;
+                        continue;
                     }
                     (threshold, Some(f))
                 }
             };
             if self.sessions.is_some_and(|s| !s.exists(rank_fraction(rank), threshold)) {
-                return None;
+                continue;
             }
-            Some(Candidate {
+            out.push(self.impression(Candidate {
                 x,
                 y,
                 rank,
                 instance,
                 threshold,
                 facing,
-            })
-        })
+            }));
+        }
+    }
+
+    /// The least and greatest level under unit (gx, gy), from the squares its points can fall in, or `None`
+    /// where it misses the field.
+    fn unit_levels(&self, gx: i64, gy: i64) -> Option<(u8, u8)> {
+        let cell = self.period / CELLS as f64;
+        // A pixel of margin: a point's cell comes from its f32 coordinate in the tile, its position from f64.
+        let span = |g: i64, offset: f64, size: u32| {
+            let lo = (g as f64 * cell - offset - 1.0).max(0.0);
+            let hi = ((g + 1) as f64 * cell - offset + 1.0).min(size as f64 - 1.0);
+            (lo <= hi).then_some((lo as u32, hi as u32))
+        };
+        let (x0, x1) = span(gx, self.offset_x, self.field.width())?;
+        let (y0, y1) = span(gy, self.offset_y, self.field.height())?;
+        Some(self.blocks.levels_in(x0, y0, x1, y1))
     }
 
     /// The impression at a kept point: its look drawn from its identity, squeezed where the scalp turns away,
