@@ -358,7 +358,9 @@ fn square_levels(rows: &[u8], w: usize, x0: usize) -> (u8, u8, u32) {
 fn edge_square_levels(rows: &[u8], w: usize, x0: usize) -> (u8, u8, u32) {
     rows.chunks_exact(w)
         .flat_map(|row| &row[x0..])
-        .fold((u8::MAX, u8::MIN, 0), |(lo, hi, sum), &v| (lo.min(v), hi.max(v), sum + v as u32))
+        .fold((u8::MAX, u8::MIN, 0), |(lo, hi, sum), &v| {
+            (lo.min(v), hi.max(v), sum + v as u32)
+        })
 }
 
 /// A fraction 0–1 as a level 0–255 (NaN and negatives are 0).

@@ -38,6 +38,7 @@ pub mod field;
 pub mod fuzzing;
 pub mod geometry;
 pub mod head;
+mod huge_pages;
 pub mod io;
 pub mod overlay;
 pub mod params;
