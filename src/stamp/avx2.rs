@@ -10,7 +10,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{Prepared, U8Tables};
+use super::{prefetch_band_below, Prepared, U8Tables};
 use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
 use crate::field::DensityField;
 use crate::pieces::{self, PIECES};
@@ -76,6 +76,7 @@ fn impression(
         let (qxy, qy) = (_mm256_set1_ps(qxy), _mm256_set1_ps(qy));
         let row = &mut band[(y - top) * stride..(y - top + 1) * stride];
         let levels = field.row(y as u32);
+        prefetch_band_below(row.as_ptr(), levels.as_ptr(), &columns, channels, w);
         for offset in (0..columns.len()).step_by(8) {
             let (x, n) = (columns.start + offset, (columns.len() - offset).min(8));
             // The scalar kernel's dx0 + i, as in `avx512.rs`: exact small integers apart.

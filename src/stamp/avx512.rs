@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{Prepared, U8Tables};
+use super::{prefetch_band_below, Prepared, U8Tables};
 use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
 use crate::field::DensityField;
 use crate::pieces::{self, PIECES};
@@ -76,6 +76,8 @@ unsafe fn impression(band: &mut [u8], shared: &Shared, field: &DensityField, row
             None => (first, levels, (0.0, 0.0)),
         };
         let terms = [p.row_terms(y), second_terms];
+        prefetch_band_below(first, levels, &columns, shared.channels, w);
+        prefetch_band_below(second, second_levels, &columns, shared.channels, w);
         for offset in (0..columns.len()).step_by(8) {
             // SAFETY: rows y and y2 are different rows of the band and of the field, each `w` pixels long,
             // and columns.end ≤ w.
