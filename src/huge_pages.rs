@@ -14,12 +14,15 @@ const HUGE_PAGE: usize = 2 << 20;
 /// touched. Only advice: the buffer's contents and validity are unchanged, and failure is ignored (the
 /// memory then gets ordinary pages).
 pub(crate) fn prefer_huge_pages<T>(buffer: &mut [MaybeUninit<T>]) {
-    let start = buffer.as_mut_ptr() as usize;
-    let end = start + std::mem::size_of_val(buffer);
-    let (first, last) = (start.next_multiple_of(HUGE_PAGE), end / HUGE_PAGE * HUGE_PAGE);
-    if first < last {
-        advise(first, last - first);
+    if let Some((start, len)) = whole_huge_pages(buffer.as_mut_ptr() as usize, std::mem::size_of_val(buffer)) {
+        advise(start, len);
     }
+}
+
+/// The whole huge pages inside `len` bytes at address `start`, as (start, length), if there are any.
+fn whole_huge_pages(start: usize, len: usize) -> Option<(usize, usize)> {
+    let (first, last) = (start.next_multiple_of(HUGE_PAGE), (start + len) / HUGE_PAGE * HUGE_PAGE);
+    (first < last).then(|| (first, last - first))
 }
 
 #[cfg(target_os = "linux")]
@@ -33,3 +36,38 @@ fn advise(start: usize, len: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn advise(_start: usize, _len: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_huge_pages_inside_the_buffer_are_advised() {
+        let mb = 1 << 20;
+        // A 5 MB buffer starting 1 MB into a huge page holds the next two whole ones.
+        assert_eq!(
+            whole_huge_pages(7 * HUGE_PAGE + mb, 5 * mb),
+            Some((8 * HUGE_PAGE, 2 * HUGE_PAGE))
+        );
+        // Aligned at both ends: all of it.
+        assert_eq!(
+            whole_huge_pages(4 * HUGE_PAGE, 2 * HUGE_PAGE),
+            Some((4 * HUGE_PAGE, 2 * HUGE_PAGE))
+        );
+        // Smaller than a huge page, or straddling one boundary without holding a whole page: nothing.
+        assert_eq!(whole_huge_pages(3 * HUGE_PAGE + 16, HUGE_PAGE - 16), None);
+        assert_eq!(whole_huge_pages(3 * HUGE_PAGE + mb, 2 * mb), None);
+        assert_eq!(whole_huge_pages(0, 0), None);
+    }
+
+    #[test]
+    fn advised_memory_reads_back_what_was_written() {
+        let mut buffer: Vec<u64> = Vec::with_capacity(3 << 20);
+        prefer_huge_pages(buffer.spare_capacity_mut());
+        buffer.extend((0..3u64 << 20).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        assert!(buffer
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    }
+}
