@@ -70,9 +70,10 @@ impl CoverRow {
     /// 1/64 of a piece for rounding. Stamping ends an impression's rows there; each pixel inside still checks
     /// its own coverage.
     pub fn reach(&self, cover: f32) -> f32 {
-        // The pieces' starts fall (a running minimum when built), so pieces 0..k start at or above `cover`.
+        // The pieces' starts fall (a running minimum when built), so pieces 0..k start at or above `cover`,
+        // k being how many do: counted without branches, a few percent faster than a binary search here.
         let Pieces { c0, c1, c2 } = &self.pieces;
-        let k = c0.partition_point(|&v| v >= cover);
+        let k = c0.iter().map(|&v| (v >= cover) as usize).sum::<usize>();
         if k == 0 {
             return 0.0;
         }
