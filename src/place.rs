@@ -545,6 +545,83 @@ mod tests {
         }
     }
 
+    /// Placement's shortcuts (the squares table, each unit's rank cut, uniform units) keep exactly the tile
+    /// points of the definition: every point of every tile instance over the photo whose rank is below the
+    /// level of the pixel under it. Checked point for point on a field with everything the shortcuts meet:
+    /// zeros, full density, soft edges, noise, uniform patches on and off the squares' grid, an isolated
+    /// pixel, and a size that is not a multiple of the squares.
+    #[test]
+    fn shortcuts_keep_exactly_the_points_the_definition_keeps() {
+        let (w, h) = (611u32, 437u32);
+        let noise = |x: f32, y: f32| (mix(x as u64, y as u64) % 256) as f32 / 255.0;
+        let field = DensityField::from_fn(w, h, |x, y| {
+            if (300.0..301.0).contains(&x) && (20.0..21.0).contains(&y) {
+                0.7 // an isolated pixel
+            } else if y < 60.0 {
+                0.0
+            } else if x < 150.0 {
+                1.0
+            } else if x < 250.0 {
+                (x - 150.0) / 100.0 // a soft edge
+            } else if x < 330.0 {
+                noise(x, y)
+            } else if (333.0..397.0).contains(&x) && (64.0..160.0).contains(&y) {
+                0.5 // on the squares' grid
+            } else if (401.0..470.0).contains(&x) && (170.0..301.0).contains(&y) {
+                0.25 // off it
+            } else if x > 500.0 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        for (seed, density) in [(1u64, 100.0f32), (7, 400.0), (12345, 1000.0)] {
+            let p = Params {
+                seed,
+                ..params(density)
+            };
+            let px_per_mm = 10.0f32;
+            let got = place(&field, &p, px_per_mm).unwrap();
+            // The definition, point by point, with placement's tile, period and offsets.
+            let density_px = density as f64 / 100.0 / (px_per_mm as f64 * px_per_mm as f64);
+            let period = (TILE_POINTS as f64 / density_px).sqrt();
+            let offset_x = (mix(seed, 0x0FF5E7) >> 11) as f64 / (1u64 << 53) as f64 * period;
+            let offset_y = (mix(seed, 0x0FF5E8) >> 11) as f64 / (1u64 << 53) as f64 * period;
+            let tiles = |size: u32, offset: f64| {
+                (offset / period).floor() as i64..=((size as f64 + offset) / period).floor() as i64
+            };
+            let n = TILE_POINTS as u64;
+            let mut want = Vec::new();
+            for tj in tiles(h, offset_y) {
+                for ti in tiles(w, offset_x) {
+                    for &(u, v, rank) in &SeededTile::for_seed(seed).points {
+                        let x = ((ti as f64 + u as f64) * period - offset_x) as f32;
+                        let y = ((tj as f64 + v as f64) * period - offset_y) as f32;
+                        if x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32 {
+                            let level = field.level(x as u32, y as u32) as u64;
+                            if (2 * rank as u64 + 1) * 255 < 2 * level * n {
+                                want.push((x.to_bits(), y.to_bits(), rank_fraction(rank).to_bits()));
+                            }
+                        }
+                    }
+                }
+            }
+            let mut got: Vec<_> = got
+                .iter()
+                .map(|i| (i.x.to_bits(), i.y.to_bits(), i.rank.to_bits()))
+                .collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert!(want.len() > 1000, "seed {seed}: only {} points", want.len());
+            assert!(
+                got == want,
+                "seed {seed}, density {density}: {} kept, {} by the definition",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+
     #[test]
     fn a_denser_field_keeps_every_sparser_impression() {
         let p = params(60.0);
