@@ -263,10 +263,9 @@ impl LevelBlocks {
                 .par_chunks_mut(columns)
                 .zip(field.values.par_chunks(w * b))
                 .map(|(out, rows)| {
-                    let full = w / b;
                     let mut sum = 0u64;
                     for (square, x0) in out.iter_mut().zip((0..w).step_by(b)) {
-                        let (least, greatest, total) = if x0 / b < full {
+                        let (least, greatest, total) = if x0 + b <= w {
                             square_levels(rows, w, x0)
                         } else {
                             edge_square_levels(rows, w, x0)
