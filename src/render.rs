@@ -232,17 +232,34 @@ fn ink(params: &Params, px_per_mm: f32) -> Ink {
 
 /// Every impression drawable: finite position, size, angle and tone, opacity within 0–1.
 fn check_impressions(impressions: &[Impression]) -> Result<()> {
-    // In parallel (a serial pass over 100k impressions held up the second thread); the first bad one is named.
-    match impressions
-        .par_iter()
-        .position_first(|imp| impression_fault(imp).is_some())
-    {
+    // In parallel (a serial pass over 100k impressions held up the second thread), in chunks: rayon's
+    // position_first over single impressions cost 1.2 ms more than a plain loop on one thread. The first bad
+    // one is named.
+    const CHUNK: usize = 8192;
+    let bad_chunk = impressions
+        .par_chunks(CHUNK)
+        .position_first(|chunk| !chunk.iter().fold(true, |ok, imp| ok & drawable(imp)));
+    let bad = bad_chunk.and_then(|c| {
+        let within = impressions[c * CHUNK..].iter().position(|imp| !drawable(imp));
+        within.map(|i| c * CHUNK + i)
+    });
+    match bad {
         None => Ok(()),
         Some(i) => {
             let (name, value, why) = impression_fault(&impressions[i]).expect("found faulty");
             Err(Error::param("impressions", format!("#{i} {name} = {value}"), why))
         }
     }
+}
+
+/// Whether [`impression_fault`] finds nothing, in a form that compiles to a few branch-free compares: the
+/// full search with its names took 17 ns an impression, 1.7 ms of a 100k render's single-thread stamping.
+#[inline]
+fn drawable(imp: &Impression) -> bool {
+    let finite = [imp.x, imp.y, imp.radius_major, imp.radius_minor, imp.angle, imp.tone]
+        .into_iter()
+        .fold(true, |ok, v| ok & v.is_finite());
+    finite & (imp.opacity >= 0.0) & (imp.opacity <= 1.0)
 }
 
 /// The first field of `imp` that stamping cannot use: its name, value and what is wrong with it.

@@ -69,6 +69,7 @@ impl CoverRow {
     /// last piece that starts at or above `cover`, where that piece crosses it (solved as a quadratic), plus
     /// 1/64 of a piece for rounding. Stamping ends an impression's rows there; each pixel inside still checks
     /// its own coverage.
+    #[inline(always)]
     pub fn reach(&self, cover: f32) -> f32 {
         // The pieces' starts fall (a running minimum when built), so pieces 0..k start at or above `cover`,
         // k being how many do: counted without branches, a few percent faster than a binary search here.
@@ -98,9 +99,13 @@ impl CoverRow {
 
 /// The squared-distance form of `profile_row(rho)`, built once per process from the baked table.
 pub fn cover_row(rho: f32) -> &'static CoverRow {
+    &cover_rows()[row_index(rho)]
+}
+
+/// Every row's squared-distance form, by [`row_index`]: to look up many at once.
+pub fn cover_rows() -> &'static [CoverRow] {
     static ROWS: OnceLock<Vec<CoverRow>> = OnceLock::new();
-    let rows = ROWS.get_or_init(|| (0..profile::ROWS).map(build_cover_row).collect());
-    &rows[row_index(rho)]
+    ROWS.get_or_init(|| (0..profile::ROWS).map(build_cover_row).collect())
 }
 
 /// Row `r` of the table in quadratic pieces of q, each through the profile at its ends and middle.
@@ -135,10 +140,12 @@ fn q_end(r: usize) -> f32 {
     (r as f32 / RHO_STEPS + CUT_SIGMAS).powi(2)
 }
 
-fn row_index(rho: f32) -> usize {
-    // Rounded by adding ½ (the value is never negative): `f32::round` is a library call on x86-64's baseline,
-    // once per impression.
-    (rho.clamp(0.0, MAX_RHO) * RHO_STEPS + 0.5) as usize
+/// The row of [`cover_rows`] for a disc of radius `rho` σ: the nearest tabulated one (the widest past it).
+#[inline]
+pub fn row_index(rho: f32) -> usize {
+    // Rounded by adding ½ (the value is never negative): `f32::round` is a library call on x86-64's baseline.
+    // Through u32, which vector instructions convert to.
+    (rho.clamp(0.0, MAX_RHO) * RHO_STEPS + 0.5) as u32 as usize
 }
 
 /// Coverage at distance `t` (in σ) along a row from `profile_row`; zero past the table.

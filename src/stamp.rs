@@ -36,6 +36,8 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 #[path = "stamp/avx512.rs"]
 mod avx512;
+#[path = "stamp/prepare.rs"]
+mod prepare;
 
 /// Rows per band: enough bands to share among threads, few enough that an impression rarely spans two.
 pub const BAND_ROWS: usize = 16;
@@ -75,17 +77,18 @@ pub(crate) struct Prepared {
     qc: f32,
     /// The u where the impression ends: beyond it no pixel would change ([`CoverRow::reach`]).
     reach: f32,
-    /// Half height and half width of the box around the ellipse `u < reach`.
-    half_h: f32,
-    half_w: f32,
     cover: &'static CoverRow,
     /// Per channel: fraction of light the pigment absorbs at full coverage, times opacity.
     absorb: [f32; 3],
     /// The smallest coverage that can change a value: the channel type's invisible darkening over the
     /// strongest absorption.
     min_cover: f32,
-    /// 1 / (2·qa), for solving each row's span.
-    half_over_qa: f32,
+    /// The pixel box around the ellipse `u < reach` ([`pixel_box`]), not yet clipped to the image's right and
+    /// bottom edges: rows `top..bottom`, columns `left..right`.
+    top: u32,
+    bottom: u32,
+    left: u32,
+    right: u32,
 }
 
 /// The pixels of one image row that an impression may cover: columns `x0..x1`, the first one's offset from
@@ -126,6 +129,8 @@ impl Prepared {
         // The ellipse u < reach reaches √(reach·qa/det) above and below its centre and √(reach·qc/det) to
         // either side, det = qa·qc − qb²/4 = ka·kb.
         let det = ka * kb;
+        let (half_h, half_w) = ((reach * qa / det).sqrt(), (reach * qc / det).sqrt());
+        let [top, bottom, left, right] = pixel_box(imp.x, imp.y, half_w, half_h);
         Prepared {
             cx: imp.x,
             cy: imp.y,
@@ -133,19 +138,23 @@ impl Prepared {
             qb,
             qc,
             reach,
-            half_h: (reach * qa / det).sqrt(),
-            half_w: (reach * qc / det).sqrt(),
             cover,
             min_cover,
             absorb,
-            half_over_qa: 0.5 / qa,
+            top,
+            bottom,
+            left,
+            right,
         }
     }
 
     /// The image rows (pixel centres) inside the ellipse, clipped to `rows`.
+    #[inline]
     fn rows(&self, rows: Range<usize>) -> Range<usize> {
-        let y0 = (ceil(self.cy - self.half_h - 0.5).max(0) as usize).max(rows.start);
-        let y1 = ((floor(self.cy + self.half_h - 0.5) + 1).max(0) as usize).min(rows.end);
+        let (y0, y1) = (
+            (self.top as usize).max(rows.start),
+            (self.bottom as usize).min(rows.end),
+        );
         y0..y1.max(y0)
     }
 
@@ -168,7 +177,8 @@ impl Prepared {
             return None;
         }
         let root = disc.sqrt();
-        let (lo, hi) = ((-qxy - root) * self.half_over_qa, (-qxy + root) * self.half_over_qa);
+        let half_over_qa = 0.5 / self.qa;
+        let (lo, hi) = ((-qxy - root) * half_over_qa, (-qxy + root) * half_over_qa);
         let x0 = ceil(self.cx + lo - 0.5 - SPARE).max(0) as usize;
         let x1 = ((floor(self.cx + hi - 0.5 + SPARE) + 1).max(0) as usize).min(w);
         (x0 < x1).then_some(Span {
@@ -180,11 +190,11 @@ impl Prepared {
         })
     }
 
-    /// The pixel columns of the box around the ellipse, with [`SPARE`] on each side, clipped to a row `w`
-    /// pixels wide: the SIMD kernel's span on every row (cheaper than solving each row's own).
+    /// The pixel columns of the box around the ellipse, clipped to a row `w` pixels wide: the SIMD kernels'
+    /// span on every row (cheaper than solving each row's own).
+    #[inline]
     fn columns(&self, w: usize) -> Range<usize> {
-        let x0 = ceil(self.cx - self.half_w - 0.5 - SPARE).max(0) as usize;
-        let x1 = ((floor(self.cx + self.half_w - 0.5 + SPARE) + 1).max(0) as usize).min(w);
+        let (x0, x1) = (self.left as usize, (self.right as usize).min(w));
         x0..x1.max(x0)
     }
 
@@ -202,6 +212,30 @@ impl Prepared {
         let cover = self.cover.at(u);
         (cover >= self.min_cover).then_some(cover)
     }
+}
+
+/// The pixels whose centres lie in the box `half_w` to either side and `half_h` above and below (cx, cy), as
+/// `[top, bottom, left, right]`: rows `top..bottom`, columns `left..right`, with [`SPARE`] on each side across
+/// (rounding must never leave out a pixel whose own u is inside: every kernel decides each pixel by its u).
+/// Negative ends are 0; the far ends are clipped by the user, to the image. Float rounding functions, so that
+/// a batch of them compiles to vector instructions ([`prepare`]).
+#[inline(always)]
+fn pixel_box(cx: f32, cy: f32, half_w: f32, half_h: f32) -> [u32; 4] {
+    // Pixel centres are at +0.5, hence the −0.5.
+    let index = |v: f32| {
+        // Clamped to 0..=2²⁴ (far past any image, and exact) in floating point, where it vectorizes: Rust's
+        // saturating `as` stays one lane at a time.
+        #[allow(clippy::manual_clamp)] // clamp would keep a NaN, which the conversion below must never see
+        let v = v.max(0.0).min(16_777_216.0);
+        // SAFETY: `max` gives 0 for NaN, so v is a whole number in 0..=2²⁴, which i32 holds.
+        unsafe { v.to_int_unchecked::<i32>() as u32 }
+    };
+    [
+        index((cy - half_h - 0.5).ceil()),
+        index((cy + half_h - 0.5).floor() + 1.0),
+        index((cx - half_w - 0.5 - SPARE).ceil()),
+        index((cx + half_w - 0.5 + SPARE).floor() + 1.0),
+    ]
 }
 
 /// A channel value of an sRGB image: 8 or 16 bits, with the lookup tables it converts through.
@@ -383,34 +417,33 @@ fn stamp_with<T: Channel>(
         .iter()
         .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
         .collect();
-    let invisible = T::invisible();
-    let blur = ink.pixel_sigma();
-    let bands = h.div_ceil(BAND_ROWS);
+    // An index past the mix takes its first shade; a near-black if there is none.
+    let shades: Box<prepare::ShadeTable> = Box::new(std::array::from_fn(|i| {
+        shades_linear
+            .get(i)
+            .or(shades_linear.first())
+            .copied()
+            .unwrap_or([0.02; 3])
+    }));
+    let (invisible, blur) = (T::invisible(), ink.pixel_sigma());
     // Impressions are prepared and sorted into bands in parallel pieces (a fixed number, so the work never
     // depends on the thread count); a band then walks the pieces in order, so each pixel still sees its
-    // impressions in placement order. Done serially, sorting into bands held up the second thread.
+    // impressions in placement order. Done serially, sorting into bands held up the second thread. The
+    // prepared impressions go straight into one list (64 bytes each) on 2 MB pages: in 4 kB pages, its page
+    // faults took ~3 ms of a 100k render's single-thread stamping.
     let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
-    let pieces: Vec<(Vec<Prepared>, Vec<Vec<u32>>)> = impressions
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(impressions.len());
+    crate::huge_pages::prefer_huge_pages(prepared.spare_capacity_mut());
+    prepared.spare_capacity_mut()[..impressions.len()]
+        .par_chunks_mut(per_piece)
+        .zip(impressions.par_chunks(per_piece))
+        .for_each(|(slots, piece)| prepare::prepare_into(piece, slots, blur, &shades, invisible));
+    // SAFETY: the chunks cover the first `impressions.len()` slots, and `prepare_into` writes every slot of
+    // its chunk.
+    unsafe { prepared.set_len(impressions.len()) };
+    let pieces: Vec<(&[Prepared], Bands)> = prepared
         .par_chunks(per_piece)
-        .map(|chunk| {
-            let prepared: Vec<Prepared> = chunk
-                .iter()
-                .map(|imp| {
-                    let shade = shades_linear.get(imp.shade as usize).or(shades_linear.first()).copied();
-                    Prepared::new(imp, blur, shade.unwrap_or([0.02; 3]), invisible)
-                })
-                .collect();
-            let mut by_band: Vec<Vec<u32>> = vec![Vec::new(); bands];
-            for (i, p) in prepared.iter().enumerate() {
-                let rows = p.rows(0..h);
-                if !rows.is_empty() {
-                    for band in &mut by_band[rows.start / BAND_ROWS..=(rows.end - 1) / BAND_ROWS] {
-                        band.push(i as u32);
-                    }
-                }
-            }
-            (prepared, by_band)
-        })
+        .map(|piece| (piece, Bands::new(piece, h)))
         .collect();
     data.par_chunks_mut(w * channels * BAND_ROWS)
         .enumerate()
@@ -419,9 +452,77 @@ fn stamp_with<T: Channel>(
             let rows = top..top + pixels.len() / (w * channels);
             let impressions = pieces
                 .iter()
-                .flat_map(|(prepared, by_band)| by_band[band].iter().map(|&i| &prepared[i as usize]));
+                .flat_map(|&(prepared, ref bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
             T::stamp_band(pixels, channels, field, rows, impressions, tables);
         });
+}
+
+/// A piece's impressions listed band by band, each band's in their order: a counting sort into one list.
+struct Bands {
+    /// Where each band's list starts in `members`; one more entry than there are bands.
+    starts: Vec<u32>,
+    /// Indices into the piece's impressions.
+    members: Vec<u32>,
+}
+
+impl Bands {
+    /// The bands of an image `h` rows high that each of `prepared` touches.
+    ///
+    /// An impression touches one band or two (it is shorter than a band at photo scale); those two are
+    /// counted and listed without a branch, as a loop of one or two turns mispredicted about every other
+    /// impression (~1 ms of a 100k render's single-thread stamping). Taller ones take a loop for the rest.
+    fn new(prepared: &[Prepared], h: usize) -> Self {
+        let bands = h.div_ceil(BAND_ROWS);
+        // First band and how many, per impression (none outside the image's rows).
+        let spans: Vec<(usize, usize)> = prepared
+            .iter()
+            .map(|p| {
+                let rows = p.rows(0..h);
+                if rows.is_empty() {
+                    return (0, 0);
+                }
+                let first = rows.start / BAND_ROWS;
+                (first, rows.end.div_ceil(BAND_ROWS) - first)
+            })
+            .collect();
+        // Counts go one entry ahead of their band (`starts` ends as the prefix sum); a second band's count
+        // (0 or 1) may land past the last band, in a spare entry dropped below.
+        let mut starts = vec![0u32; bands + 2];
+        for &(first, n) in &spans {
+            starts[first + 1] += (n >= 1) as u32;
+            starts[first + 2] += (n >= 2) as u32;
+            for band in first + 2..first + n {
+                starts[band + 1] += 1;
+            }
+        }
+        starts.truncate(bands + 1);
+        for band in 1..starts.len() {
+            starts[band] += starts[band - 1];
+        }
+        let total = starts[bands] as usize;
+        // Each band's next free slot; an impression not in a band writes to the spare slot at `total`.
+        let mut next = starts.clone();
+        next.push(total as u32);
+        let mut members = vec![0u32; total + 1];
+        for (i, &(first, n)) in spans.iter().enumerate() {
+            for (band, listed) in [(first, n >= 1), (first + 1, n >= 2)] {
+                let slot = if listed { next[band] as usize } else { total };
+                members[slot] = i as u32;
+                next[band] += listed as u32;
+            }
+            for band in first + 2..first + n {
+                members[next[band] as usize] = i as u32;
+                next[band] += 1;
+            }
+        }
+        members.truncate(total);
+        Bands { starts, members }
+    }
+
+    /// The impressions touching band `band`, in order.
+    fn of(&self, band: usize) -> &[u32] {
+        &self.members[self.starts[band] as usize..self.starts[band + 1] as usize]
+    }
 }
 
 /// Asks for the lines of image row `row` + [`BAND_ROWS`] (and of its levels) under `columns`, for the SIMD
