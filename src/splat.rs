@@ -72,9 +72,15 @@ impl CoverRow {
     #[inline(always)]
     pub fn reach(&self, cover: f32) -> f32 {
         // The pieces' starts fall (a running minimum when built), so pieces 0..k start at or above `cover`,
-        // k being how many do: counted without branches, a few percent faster than a binary search here.
+        // k being how many do: found by a binary search without branches (six look-ups; preparing sixteen
+        // impressions at a time, that is six vector gathers, where counting all 32 starts took 32).
         let Pieces { c0, c1, c2 } = &self.pieces;
-        let k = c0.iter().map(|&v| (v >= cover) as usize).sum::<usize>();
+        let mut k = 0;
+        for step in [16, 8, 4, 2, 1] {
+            k += if c0[k + step - 1] >= cover { step } else { 0 };
+        }
+        // Here c0[k] < cover unless k is 31, where all 32 may start above it.
+        k += (c0[k] >= cover) as usize;
         if k == 0 {
             return 0.0;
         }

@@ -434,17 +434,16 @@ fn stamp_with<T: Channel>(
     let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
     let mut prepared: Vec<Prepared> = Vec::with_capacity(impressions.len());
     crate::huge_pages::prefer_huge_pages(prepared.spare_capacity_mut());
-    prepared.spare_capacity_mut()[..impressions.len()]
+    // Each piece is sorted into bands as soon as it is prepared, while its records are still in L2.
+    let bands: Vec<Bands> = prepared.spare_capacity_mut()[..impressions.len()]
         .par_chunks_mut(per_piece)
         .zip(impressions.par_chunks(per_piece))
-        .for_each(|(slots, piece)| prepare::prepare_into(piece, slots, blur, &shades, invisible));
+        .map(|(slots, piece)| Bands::new(prepare::prepare_into(piece, slots, blur, &shades, invisible), h))
+        .collect();
     // SAFETY: the chunks cover the first `impressions.len()` slots, and `prepare_into` writes every slot of
     // its chunk.
     unsafe { prepared.set_len(impressions.len()) };
-    let pieces: Vec<(&[Prepared], Bands)> = prepared
-        .par_chunks(per_piece)
-        .map(|piece| (piece, Bands::new(piece, h)))
-        .collect();
+    let pieces: Vec<(&[Prepared], &Bands)> = prepared.chunks(per_piece).zip(&bands).collect();
     data.par_chunks_mut(w * channels * BAND_ROWS)
         .enumerate()
         .for_each(|(band, pixels)| {
@@ -452,7 +451,7 @@ fn stamp_with<T: Channel>(
             let rows = top..top + pixels.len() / (w * channels);
             let impressions = pieces
                 .iter()
-                .flat_map(|&(prepared, ref bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
+                .flat_map(|&(prepared, bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
             T::stamp_band(pixels, channels, field, rows, impressions, tables);
         });
 }

@@ -94,34 +94,63 @@ unsafe fn impression(band: &mut [u8], shared: &Shared, field: &DensityField, row
     }
 }
 
-/// Byte permutes, for 3 and 4 channels, from two rows of eight interleaved pixels (the second row's bytes
-/// from byte 32) to channel planes of 16 bytes each (lanes 0–7 the first row, 8–15 the second).
-static SPLIT_PAIR: [[u8; 64]; 2] = [split_pair(3), split_pair(4)];
-/// And back.
-static JOIN_PAIR: [[u8; 64]; 2] = [join_pair(3), join_pair(4)];
-
-const fn split_pair(channels: usize) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    let mut j = 0;
-    while j < 16 * channels {
-        let (channel, lane) = (j / 16, j % 16);
-        out[j] = ((lane / 8) * 32 + (lane % 8) * channels + channel) as u8;
-        j += 1;
-    }
-    out
+/// How two rows of eight interleaved pixels (the second row's bytes from byte 32) become channel values in
+/// 32-bit lanes (lanes 0–7 the first row, 8–15 the second) and back, for 3 and 4 channels. Byte permutes
+/// (AVX-512 VBMI) do it in a step per channel each way: one lane of port 5 per step, which the shuffles and
+/// conversions they replace needed two or three of.
+struct Layout {
+    /// Per channel: the byte to put in the low byte of each lane (the other bytes are zeroed: [`LOW_BYTES`]).
+    to_lanes: [[u8; 64]; 3],
+    /// For each pixel byte, the byte of the red (0–63) or green (64–127) lanes it comes from.
+    from_red_green: [u8; 64],
+    /// For the blue bytes ([`Layout::blue`]), the byte of the blue lanes.
+    from_blue: [u8; 64],
+    /// The blue bytes.
+    blue: u64,
+    /// The bytes kept as they were: alpha.
+    alpha: u64,
 }
 
-const fn join_pair(channels: usize) -> [u8; 64] {
-    let mut out = [0u8; 64];
+/// The low byte of each 32-bit lane.
+const LOW_BYTES: u64 = 0x1111_1111_1111_1111;
+
+static LAYOUTS: [Layout; 2] = [layout(3), layout(4)];
+
+const fn layout(channels: usize) -> Layout {
+    let mut l = Layout {
+        to_lanes: [[0; 64]; 3],
+        from_red_green: [0; 64],
+        from_blue: [0; 64],
+        blue: 0,
+        alpha: 0,
+    };
+    let mut lane = 0;
+    while lane < 16 {
+        let mut channel = 0;
+        while channel < 3 {
+            l.to_lanes[channel][4 * lane] = ((lane / 8) * 32 + (lane % 8) * channels + channel) as u8;
+            channel += 1;
+        }
+        lane += 1;
+    }
     let mut b = 0;
     while b < 64 {
         let (half, within) = (b / 32, b % 32);
         if within < 8 * channels {
-            out[b] = ((within % channels) * 16 + half * 8 + within / channels) as u8;
+            let lane = half * 8 + within / channels;
+            match within % channels {
+                0 => l.from_red_green[b] = (4 * lane) as u8,
+                1 => l.from_red_green[b] = (64 + 4 * lane) as u8,
+                2 => {
+                    l.from_blue[b] = (4 * lane) as u8;
+                    l.blue |= 1 << b;
+                }
+                _ => l.alpha |= 1 << b,
+            }
         }
         b += 1;
     }
-    out
+    l
 }
 
 /// 32 f32 values in two registers, read by lane index.
@@ -183,20 +212,30 @@ impl Pieces {
 struct Shared<'t> {
     power: Pieces,
     channels: usize,
-    split: __m512i,
-    join: __m512i,
+    to_lanes: [__m512i; 3],
+    from_red_green: __m512i,
+    from_blue: __m512i,
+    blue: __mmask64,
+    alpha: __mmask64,
     t: &'t U8Tables,
 }
 
 impl<'t> Shared<'t> {
     #[target_feature(enable = "avx512f")]
     fn new(t: &'t U8Tables, channels: usize) -> Self {
-        let which = (channels == 4) as usize;
+        let layout = &LAYOUTS[(channels == 4) as usize];
         Shared {
             power: Pieces::load(t.power),
             channels,
-            split: load_bytes(&SPLIT_PAIR[which]),
-            join: load_bytes(&JOIN_PAIR[which]),
+            to_lanes: [
+                load_bytes(&layout.to_lanes[0]),
+                load_bytes(&layout.to_lanes[1]),
+                load_bytes(&layout.to_lanes[2]),
+            ],
+            from_red_green: load_bytes(&layout.from_red_green),
+            from_blue: load_bytes(&layout.from_blue),
+            blue: layout.blue,
+            alpha: layout.alpha,
             t,
         }
     }
@@ -274,10 +313,16 @@ impl<'s, 't> Kernel<'s, 't> {
             _mm256_setzero_si256()
         };
         let raw = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(first), second);
-        let out = _mm512_permutexvar_epi8(
-            self.shared.join,
-            self.shade(_mm512_permutexvar_epi8(self.shared.split, raw), cover, ok),
-        );
+        let to_lanes = &self.shared.to_lanes;
+        let rgb = [
+            _mm512_maskz_permutexvar_epi8(LOW_BYTES, to_lanes[0], raw),
+            _mm512_maskz_permutexvar_epi8(LOW_BYTES, to_lanes[1], raw),
+            _mm512_maskz_permutexvar_epi8(LOW_BYTES, to_lanes[2], raw),
+        ];
+        let [red, green, blue] = self.shade(rgb, cover, ok);
+        let red_green = _mm512_permutex2var_epi8(red, self.shared.from_red_green, green);
+        let out = _mm512_mask_permutexvar_epi8(red_green, self.shared.blue, self.shared.from_blue, blue);
+        let out = _mm512_mask_mov_epi8(out, self.shared.alpha, raw);
         _mm256_mask_storeu_epi8(rows[0].add(x * c).cast(), bytes, _mm512_castsi512_si256(out));
         if both {
             _mm256_mask_storeu_epi8(rows[1].add(x * c).cast(), bytes, _mm512_extracti64x4_epi64::<1>(out));
@@ -309,16 +354,11 @@ impl<'s, 't> Kernel<'s, 't> {
         (ok != 0).then_some((cover, ok))
     }
 
-    /// Darkens the lanes `ok` of `planes` (16 bytes per channel) under `cover`; the other lanes and the alpha
-    /// plane come back as they were.
+    /// The channel values `rgb` (one per lane) darkened under `cover` in the lanes `ok`, as they were in the
+    /// others.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-    fn shade(&self, planes: __m512i, cover: __m512, ok: __mmask16) -> __m512i {
-        let rgb = [
-            _mm512_cvtepu8_epi32(_mm512_castsi512_si128(planes)),
-            _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32::<1>(planes)),
-            _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32::<2>(planes)),
-        ];
+    fn shade(&self, rgb: [__m512i; 3], cover: __m512, ok: __mmask16) -> [__m512i; 3] {
         // The highlight's veil, from the scalar table, for the lanes bright enough to have one.
         let weakest = _mm512_min_epu32(_mm512_min_epu32(rgb[0], rgb[1]), rgb[2]);
         let bright = _mm512_mask_cmpge_epu32_mask(ok, weakest, _mm512_set1_epi32(self.shared.t.veiled_from as i32));
@@ -333,37 +373,56 @@ impl<'s, 't> Kernel<'s, 't> {
             k = _mm512_mul_ps(cover, unsafe { _mm512_loadu_ps(veil.as_ptr()) });
         }
         // (Written out rather than mapped: a closure would not inherit the target features, nor be inlined.)
-        let out = [
-            _mm512_cvtepi32_epi8(self.darken(rgb[0], _mm512_mul_ps(k, self.absorb[0]), ok)),
-            _mm512_cvtepi32_epi8(self.darken(rgb[1], _mm512_mul_ps(k, self.absorb[1]), ok)),
-            _mm512_cvtepi32_epi8(self.darken(rgb[2], _mm512_mul_ps(k, self.absorb[2]), ok)),
+        let x = [
+            _mm512_mul_ps(k, self.absorb[0]),
+            _mm512_mul_ps(k, self.absorb[1]),
+            _mm512_mul_ps(k, self.absorb[2]),
         ];
-        let mut merged = _mm512_inserti32x4::<0>(planes, out[0]);
-        merged = _mm512_inserti32x4::<1>(merged, out[1]);
-        _mm512_inserti32x4::<2>(merged, out[2])
+        let (out_r, s_r) = self.darken(rgb[0], x[0]);
+        let (out_g, s_g) = self.darken(rgb[1], x[1]);
+        let (out_b, s_b) = self.darken(rgb[2], x[2]);
+        let mut out = [out_r, out_g, out_b];
+        // Lanes where any channel needs another branch of `darken_u8`: past the power table, or the value or
+        // the result on sRGB's linear segment. All three channels of those lanes go through it (for the
+        // others it gives what was computed here).
+        let slow = _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(
+            ok,
+            _mm512_max_ps(_mm512_max_ps(x[0], x[1]), x[2]),
+            _mm512_set1_ps(TABLE_END),
+        ) | _mm512_mask_cmple_epu32_mask(ok, weakest, _mm512_set1_epi32(DARK_MAX as i32))
+            | _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(
+                ok,
+                _mm512_min_ps(_mm512_min_ps(s_r, s_g), s_b),
+                _mm512_set1_ps(KNEE),
+            );
+        if slow != 0 {
+            let t = self.shared.t;
+            for ch in 0..3 {
+                let (vs, xs, mut outs) = (to_array_u32(rgb[ch]), to_array_f32(x[ch]), to_array_u32(out[ch]));
+                for lane in (0..16).filter(|lane| slow >> lane & 1 == 1) {
+                    outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.power, t.decode) as u32;
+                }
+                // SAFETY: 16 values.
+                out[ch] = unsafe { _mm512_loadu_si512(outs.as_ptr().cast()) };
+            }
+        }
+        [
+            _mm512_mask_blend_epi32(ok, rgb[0], out[0]),
+            _mm512_mask_blend_epi32(ok, rgb[1], out[1]),
+            _mm512_mask_blend_epi32(ok, rgb[2], out[2]),
+        ]
     }
 
-    /// `darken_u8(v, x)` in the lanes of `ok`, `v` in the others.
+    /// `darken_u8(v, x)` on its power segment for every lane, never lighter than `v`, and the unrounded
+    /// result there (which says whether the lane belongs on the linear segment instead).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn darken(&self, v: __m512i, x: __m512, ok: __mmask16) -> __m512i {
+    fn darken(&self, v: __m512i, x: __m512) -> (__m512i, __m512) {
         let g = self.shared.power.at(_mm512_mul_ps(x, _mm512_set1_ps(PIECES as f32)));
         let offset = _mm512_set1_ps(OFFSET);
         let s = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(v), offset), g), offset);
         // Nearest, ties to even, as `round_small`; never lighter.
-        let mut out = _mm512_min_epi32(_mm512_cvtps_epi32(s), v);
-        let slow = _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(ok, x, _mm512_set1_ps(TABLE_END))
-            | _mm512_mask_cmple_epi32_mask(ok, v, _mm512_set1_epi32(DARK_MAX as i32))
-            | _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(ok, s, _mm512_set1_ps(KNEE));
-        if slow != 0 {
-            let (vs, xs, mut outs) = (to_array_u32(v), to_array_f32(x), to_array_u32(out));
-            for lane in (0..16).filter(|lane| slow >> lane & 1 == 1) {
-                outs[lane] = darken_u8(vs[lane] as u8, xs[lane], self.shared.t.power, self.shared.t.decode) as u32;
-            }
-            // SAFETY: 16 values.
-            out = unsafe { _mm512_loadu_si512(outs.as_ptr().cast()) };
-        }
-        _mm512_mask_blend_epi32(ok, v, out)
+        (_mm512_min_epi32(_mm512_cvtps_epi32(s), v), s)
     }
 }
 

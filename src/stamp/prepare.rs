@@ -21,16 +21,19 @@ const LANES: usize = 16;
 /// The linear shade of every possible [`Impression::shade`] index.
 pub(super) type ShadeTable = [[f32; 3]; 256];
 
-/// Prepares `impressions` into `out` (as long), in order: what [`Prepared::new`] gives for each.
-pub(super) fn prepare_into(
+/// Prepares `impressions` into `out` (as long), in order: what [`Prepared::new`] gives for each. Returns them.
+pub(super) fn prepare_into<'a>(
     impressions: &[Impression],
-    out: &mut [MaybeUninit<Prepared>],
+    out: &'a mut [MaybeUninit<Prepared>],
     blur: f32,
     shades: &ShadeTable,
     invisible: f32,
-) {
+) -> &'a [Prepared] {
     let batch = *batches().last().expect("the plain batch at least");
     prepare_with(batch, impressions, out, blur, shades, invisible);
+    // SAFETY: `prepare_with` wrote every slot (its batches and the remainder cover `out`, which is as long as
+    // `impressions`), and MaybeUninit<T> has T's layout.
+    unsafe { &*(out as *const [MaybeUninit<Prepared>] as *const [Prepared]) }
 }
 
 /// [`prepare_into`] with the given batch function (the tests try each).
