@@ -10,7 +10,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{prefetch_band_below, Prepared, U8Tables};
+use super::{prefetch_band_below, prefetch_record, Prepared, U8Tables, RECORD_LOOKAHEAD};
 use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
 use crate::field::DensityField;
 use crate::pieces::{self, PIECES};
@@ -31,12 +31,14 @@ pub(super) unsafe fn stamp_band<'p>(
     channels: usize,
     field: &DensityField,
     rows: Range<usize>,
-    impressions: impl Iterator<Item = &'p Prepared>,
+    impressions: impl Iterator<Item = &'p Prepared> + Clone,
     t: &U8Tables,
 ) {
     debug_assert!(channels == 3 || channels == 4);
     let power = Pieces::load(t.power);
+    let mut ahead = impressions.clone().skip(RECORD_LOOKAHEAD);
     for p in impressions {
+        prefetch_record(ahead.next());
         impression(band, channels, field, rows.clone(), p, &power, t);
     }
 }

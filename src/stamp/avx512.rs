@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{prefetch_band_below, Prepared, U8Tables};
+use super::{prefetch_band_below, prefetch_record, Prepared, U8Tables, RECORD_LOOKAHEAD};
 use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
 use crate::field::DensityField;
 use crate::pieces::{self, PIECES};
@@ -37,13 +37,15 @@ pub(super) unsafe fn stamp_band<'p>(
     channels: usize,
     field: &DensityField,
     rows: Range<usize>,
-    impressions: impl Iterator<Item = &'p Prepared>,
+    impressions: impl Iterator<Item = &'p Prepared> + Clone,
     t: &U8Tables,
 ) {
     debug_assert!(channels == 3 || channels == 4);
     debug_assert_eq!(band.len(), rows.len() * field.width() as usize * channels);
     let shared = Shared::new(t, channels);
+    let mut ahead = impressions.clone().skip(RECORD_LOOKAHEAD);
     for p in impressions {
+        prefetch_record(ahead.next());
         impression(band, &shared, field, rows.clone(), p);
     }
 }
