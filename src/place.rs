@@ -46,6 +46,27 @@ pub struct Impression {
     pub shade: u8,
 }
 
+impl Impression {
+    /// Whether stamping can draw it: a finite position, size, angle and tone, and an opacity within 0–1.
+    /// Placement only makes such impressions; [`stamp_impressions`](crate::stamp_impressions) refuses a list
+    /// holding any other, naming it.
+    #[inline]
+    pub fn is_drawable(&self) -> bool {
+        // Branch-free (`&`, not `&&`): checked for every impression while it is prepared for stamping.
+        let finite = [
+            self.x,
+            self.y,
+            self.radius_major,
+            self.radius_minor,
+            self.angle,
+            self.tone,
+        ]
+        .into_iter()
+        .fold(true, |ok, v| ok & v.is_finite());
+        finite & (self.opacity >= 0.0) & (self.opacity <= 1.0)
+    }
+}
+
 /// Tile cells per side: units of parallel work.
 const CELLS: usize = 16;
 

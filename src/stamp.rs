@@ -390,12 +390,22 @@ impl Channel for u16 {
     }
 }
 
+/// Some impression of a stamping pass is not [drawable](Impression::is_drawable): nothing was stamped.
+#[derive(Debug)]
+pub struct Undrawable;
+
 /// Darkens an interleaved image (`channels` = 3 for RGB, 4 for RGBA, whose alpha is left alone) under every
-/// impression; pixels where `field` is 0 are never touched.
+/// impression; pixels where `field` is 0 are never touched. If any impression is not drawable, nothing is.
 ///
 /// `data` holds `width × height × channels` values, the field's size (the render functions check).
-pub fn stamp<T: Channel>(data: &mut [T], channels: usize, field: &DensityField, impressions: &[Impression], ink: &Ink) {
-    stamp_with(data, channels, field, impressions, ink, T::tables());
+pub fn stamp<T: Channel>(
+    data: &mut [T],
+    channels: usize,
+    field: &DensityField,
+    impressions: &[Impression],
+    ink: &Ink,
+) -> Result<(), Undrawable> {
+    stamp_with(data, channels, field, impressions, ink, T::tables())
 }
 
 /// [`stamp`] with the given tables (the tests choose the kernel through them).
@@ -406,11 +416,12 @@ fn stamp_with<T: Channel>(
     impressions: &[Impression],
     ink: &Ink,
     tables: T::Tables,
-) {
+) -> Result<(), Undrawable> {
     let (w, h) = (field.width() as usize, field.height() as usize);
     debug_assert_eq!(data.len(), w * h * channels);
     if w == 0 || h == 0 || impressions.is_empty() {
-        return;
+        let drawable = impressions.iter().all(Impression::is_drawable);
+        return drawable.then_some(()).ok_or(Undrawable);
     }
     let shades_linear: Vec<[f32; 3]> = ink
         .shades
@@ -434,16 +445,23 @@ fn stamp_with<T: Channel>(
     let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
     let mut prepared: Vec<Prepared> = Vec::with_capacity(impressions.len());
     crate::huge_pages::prefer_huge_pages(prepared.spare_capacity_mut());
-    // Each piece is sorted into bands as soon as it is prepared, while its records are still in L2.
-    let bands: Vec<Bands> = prepared.spare_capacity_mut()[..impressions.len()]
+    // Each piece is checked as it is prepared (reading the impressions once), and sorted into bands right
+    // after, while its records are still in L2.
+    let bands: Vec<(Bands, bool)> = prepared.spare_capacity_mut()[..impressions.len()]
         .par_chunks_mut(per_piece)
         .zip(impressions.par_chunks(per_piece))
-        .map(|(slots, piece)| Bands::new(prepare::prepare_into(piece, slots, blur, &shades, invisible), h))
+        .map(|(slots, piece)| {
+            let (prepared, drawable) = prepare::prepare_into(piece, slots, blur, &shades, invisible);
+            (Bands::new(prepared, h), drawable)
+        })
         .collect();
+    if !bands.iter().all(|&(_, drawable)| drawable) {
+        return Err(Undrawable);
+    }
     // SAFETY: the chunks cover the first `impressions.len()` slots, and `prepare_into` writes every slot of
     // its chunk.
     unsafe { prepared.set_len(impressions.len()) };
-    let pieces: Vec<(&[Prepared], &Bands)> = prepared.chunks(per_piece).zip(&bands).collect();
+    let pieces: Vec<(&[Prepared], &Bands)> = prepared.chunks(per_piece).zip(bands.iter().map(|(b, _)| b)).collect();
     data.par_chunks_mut(w * channels * BAND_ROWS)
         .enumerate()
         .for_each(|(band, pixels)| {
@@ -454,6 +472,7 @@ fn stamp_with<T: Channel>(
                 .flat_map(|&(prepared, bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
             T::stamp_band(pixels, channels, field, rows, impressions, tables);
         });
+    Ok(())
 }
 
 /// A piece's impressions listed band by band, each band's in their order: a counting sort into one list.
@@ -668,10 +687,10 @@ mod tests {
         };
         let start: Vec<u8> = (0..w * h * 3).map(|i| (120 + i % 97) as u8).collect();
         let mut together = start.clone();
-        stamp(&mut together, 3, &field, &imps, &ink);
+        stamp(&mut together, 3, &field, &imps, &ink).unwrap();
         let mut one_by_one = start.clone();
         for imp in &imps {
-            stamp(&mut one_by_one, 3, &field, std::slice::from_ref(imp), &ink);
+            stamp(&mut one_by_one, 3, &field, std::slice::from_ref(imp), &ink).unwrap();
         }
         assert!(together == one_by_one, "stamping in pieces changed the order");
         assert!(together.iter().zip(&start).filter(|(a, b)| a != b).count() > (w * h * 3 / 2) as usize);
@@ -726,10 +745,11 @@ mod tests {
                 &imps,
                 &ink,
                 U8Tables::with_kernel(Kernel::Scalar),
-            );
+            )
+            .unwrap();
             for &kernel in &kernels[1..] {
                 let mut simd = start.clone();
-                stamp_with(&mut simd, channels, &field, &imps, &ink, U8Tables::with_kernel(kernel));
+                stamp_with(&mut simd, channels, &field, &imps, &ink, U8Tables::with_kernel(kernel)).unwrap();
                 let differ = scalar.iter().zip(&simd).filter(|(a, b)| a != b).count();
                 assert_eq!(differ, 0, "{kernel:?}, {channels} channels: {differ} bytes differ");
             }

@@ -303,11 +303,20 @@ fn impressions_that_cannot_be_drawn_are_errors_naming_them() {
         ),
         (Impression { opacity: 1.5, ..good }, "#1 opacity = 1.5"),
     ];
+    assert!(good.is_drawable());
     for (bad, named) in cases {
+        assert!(!bad.is_drawable(), "{named}");
         let mut img = photo.clone();
         let err = stamp_impressions(&mut img, &field, &[good, bad], &params(), SCALE).unwrap_err();
         assert!(err.to_string().contains(named), "{err}");
         assert!(img == photo, "the photo changed on {named}");
+        // In a longer list (prepared sixteen at a time) the first bad one is named.
+        let mut many = vec![good; 40];
+        (many[21], many[33]) = (bad, bad);
+        let err = stamp_impressions(&mut img, &field, &many, &params(), SCALE).unwrap_err();
+        let named_21 = named.replace("#1", "#21");
+        assert!(err.to_string().contains(&named_21), "{err}");
+        assert!(img == photo, "the photo changed on {named_21}");
     }
     let mut img = photo.clone();
     stamp_impressions(&mut img, &field, &[good], &params(), SCALE).unwrap();

@@ -21,22 +21,26 @@ const LANES: usize = 16;
 /// The linear shade of every possible [`Impression::shade`] index.
 pub(super) type ShadeTable = [[f32; 3]; 256];
 
-/// Prepares `impressions` into `out` (as long), in order: what [`Prepared::new`] gives for each. Returns them.
+/// Prepares `impressions` into `out` (as long), in order: what [`Prepared::new`] gives for each. Returns them,
+/// and whether every one is [drawable](Impression::is_drawable) (if not, some records are meaningless).
 pub(super) fn prepare_into<'a>(
     impressions: &[Impression],
     out: &'a mut [MaybeUninit<Prepared>],
     blur: f32,
     shades: &ShadeTable,
     invisible: f32,
-) -> &'a [Prepared] {
+) -> (&'a [Prepared], bool) {
     let batch = *batches().last().expect("the plain batch at least");
-    prepare_with(batch, impressions, out, blur, shades, invisible);
+    let drawable = prepare_with(batch, impressions, out, blur, shades, invisible);
     // SAFETY: `prepare_with` wrote every slot (its batches and the remainder cover `out`, which is as long as
     // `impressions`), and MaybeUninit<T> has T's layout.
-    unsafe { &*(out as *const [MaybeUninit<Prepared>] as *const [Prepared]) }
+    (
+        unsafe { &*(out as *const [MaybeUninit<Prepared>] as *const [Prepared]) },
+        drawable,
+    )
 }
 
-/// [`prepare_into`] with the given batch function (the tests try each).
+/// [`prepare_into`] with the given batch function (the tests try each); whether all were drawable.
 fn prepare_with(
     batch: Batch,
     impressions: &[Impression],
@@ -44,22 +48,25 @@ fn prepare_with(
     blur: f32,
     shades: &ShadeTable,
     invisible: f32,
-) {
+) -> bool {
     assert_eq!(impressions.len(), out.len(), "a slot for each impression");
+    let mut drawable = true;
     let mut slots = out.chunks_exact_mut(LANES);
     let mut batches = impressions.chunks_exact(LANES);
     for (chunk, slots) in (&mut batches).zip(&mut slots) {
         let chunk: &[Impression; LANES] = chunk.try_into().expect("chunks_exact");
-        batch(chunk, slots.try_into().expect("chunks_exact"), blur, shades, invisible);
+        drawable &= batch(chunk, slots.try_into().expect("chunks_exact"), blur, shades, invisible);
     }
     for (slot, imp) in slots.into_remainder().iter_mut().zip(batches.remainder()) {
+        drawable &= imp.is_drawable();
         slot.write(Prepared::new(imp, blur, shades[imp.shade as usize], invisible));
     }
+    drawable
 }
 
 /// A batch's preparation: sixteen impressions into their slots, given the blur, the shades and the invisible
-/// darkening.
-type Batch = fn(&[Impression; LANES], &mut Slots, f32, &ShadeTable, f32);
+/// darkening; whether all sixteen are drawable.
+type Batch = fn(&[Impression; LANES], &mut Slots, f32, &ShadeTable, f32) -> bool;
 
 /// Where a batch's prepared impressions go.
 type Slots = [MaybeUninit<Prepared>; LANES];
@@ -86,7 +93,13 @@ fn batches() -> Vec<Batch> {
 /// The CPU must have AVX-512 F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn batch_avx512(imps: &[Impression; LANES], out: &mut Slots, blur: f32, shades: &ShadeTable, invisible: f32) {
+unsafe fn batch_avx512(
+    imps: &[Impression; LANES],
+    out: &mut Slots,
+    blur: f32,
+    shades: &ShadeTable,
+    invisible: f32,
+) -> bool {
     batch(imps, out, blur, shades, invisible)
 }
 
@@ -94,14 +107,20 @@ unsafe fn batch_avx512(imps: &[Impression; LANES], out: &mut Slots, blur: f32, s
 /// The CPU must have AVX2 (and so SSE4.1's rounding).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn batch_avx2(imps: &[Impression; LANES], out: &mut Slots, blur: f32, shades: &ShadeTable, invisible: f32) {
+unsafe fn batch_avx2(
+    imps: &[Impression; LANES],
+    out: &mut Slots,
+    blur: f32,
+    shades: &ShadeTable,
+    invisible: f32,
+) -> bool {
     batch(imps, out, blur, shades, invisible)
 }
 
 /// [`Prepared::new`] for sixteen impressions, step by step; see it for what each step means. (Loops rather
 /// than `array::from_fn`, which is not inlined and so would not be compiled for the caller's vectors.)
 #[inline(always)]
-fn batch(imps: &[Impression; LANES], out: &mut Slots, blur: f32, shades: &ShadeTable, invisible: f32) {
+fn batch(imps: &[Impression; LANES], out: &mut Slots, blur: f32, shades: &ShadeTable, invisible: f32) -> bool {
     let a = lanes(|i| imps[i].radius_major.max(1e-3));
     let b = lanes(|i| imps[i].radius_minor.max(1e-3));
     let r = lanes(|i| (a[i] * b[i]).sqrt());
@@ -157,6 +176,11 @@ fn batch(imps: &[Impression; LANES], out: &mut Slots, blur: f32, shades: &ShadeT
             right,
         });
     }
+    let mut drawable = true;
+    for imp in imps {
+        drawable &= imp.is_drawable();
+    }
+    drawable
 }
 
 /// The sixteen values `f` gives for lanes 0–15: a loop the compiler vectorizes.
@@ -191,6 +215,53 @@ mod tests {
         bits.extend([p.top, p.bottom, p.left, p.right].map(u64::from));
         bits.push(p.cover as *const CoverRow as u64);
         bits
+    }
+
+    #[test]
+    fn batches_tell_whether_every_impression_is_drawable() {
+        let good = Impression {
+            x: 10.0,
+            y: 10.0,
+            radius_major: 2.0,
+            radius_minor: 1.5,
+            angle: 0.3,
+            opacity: 0.8,
+            tone: 1.0,
+            rank: 0.0,
+            threshold: 1.0,
+            session: 1,
+            shade: 0,
+        };
+        let shades: ShadeTable = [[0.02; 3]; 256];
+        // A bad one inside a batch of sixteen and one among the last few, which go one at a time.
+        for at in [0, 5, 15, 16 * 3 + 2] {
+            for bad in [
+                Impression { y: f32::NAN, ..good },
+                Impression {
+                    tone: f32::INFINITY,
+                    ..good
+                },
+                Impression { opacity: -0.1, ..good },
+            ] {
+                let mut imps = vec![good; 16 * 3 + 5];
+                imps[at] = bad;
+                for (k, &batch) in batches().iter().enumerate() {
+                    let mut out: Vec<Prepared> = Vec::with_capacity(imps.len());
+                    let slots = &mut out.spare_capacity_mut()[..imps.len()];
+                    assert!(
+                        !prepare_with(batch, &imps, slots, 0.5, &shades, 0.002),
+                        "batch {k}, bad at {at}"
+                    );
+                    imps[at] = good;
+                    let slots = &mut out.spare_capacity_mut()[..imps.len()];
+                    assert!(
+                        prepare_with(batch, &imps, slots, 0.5, &shades, 0.002),
+                        "batch {k}, all good"
+                    );
+                    imps[at] = bad;
+                }
+            }
+        }
     }
 
     #[test]
