@@ -6,8 +6,9 @@
 //! took a quarter of single-thread stamping. The steps are the same IEEE operations on the same values in the
 //! same order (Rust never fuses a multiply and an add by itself, and vector division, square root and
 //! rounding are exact as their scalar forms), so every lane is bit for bit what [`Prepared::new`] gives; a
-//! test compares them. The steps that are not arithmetic — the sine and cosine (libm), the profile row and
-//! its reach (table look-ups) — run lane by lane in between.
+//! test compares them. Between them, the sine and cosine (libm) and the profile row run lane by lane, and
+//! the reach's six-step binary search over each lane's row becomes vector gathers. Each impression is also
+//! checked to be drawable here, so that stamping reads the list once.
 
 use std::mem::MaybeUninit;
 
@@ -73,6 +74,7 @@ type Slots = [MaybeUninit<Prepared>; LANES];
 
 /// The batch compiled for each vector width the CPU has, narrowest first (each gives the same values).
 fn batches() -> Vec<Batch> {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut batches: Vec<Batch> = vec![batch];
     #[cfg(target_arch = "x86_64")]
     {
