@@ -675,6 +675,59 @@ mod tests {
     }
 
     #[test]
+    fn bands_list_exactly_the_impressions_touching_them_in_order() {
+        // Impressions from above the image to below it, a pixel to 40 px across (spanning up to six bands),
+        // against a brute-force list per band.
+        let (w, h) = (64usize, 100usize);
+        let ink_blur = 0.6f32;
+        let imps: Vec<Impression> = (0..700)
+            .map(|i| {
+                let (u, v) = ((i as f32 * 0.618_034).fract(), (i as f32 * 0.754_878).fract());
+                Impression {
+                    x: u * w as f32,
+                    y: v * (h as f32 + 80.0) - 40.0,
+                    radius_major: if i % 9 == 0 { 20.0 * u + 8.0 } else { 0.5 + 2.0 * v },
+                    radius_minor: 0.5 + 1.5 * u,
+                    angle: 3.0 * u,
+                    opacity: 0.9,
+                    tone: 1.0,
+                    rank: 0.0,
+                    threshold: 1.0,
+                    session: 1,
+                    shade: 0,
+                }
+            })
+            .collect();
+        let prepared: Vec<Prepared> = imps
+            .iter()
+            .map(|imp| Prepared::new(imp, ink_blur, [0.02; 3], invisible_darkening()))
+            .collect();
+        let bands = Bands::new(&prepared, h);
+        let mut spans = [0usize; 8];
+        for band in 0..h.div_ceil(BAND_ROWS) {
+            let rows = band * BAND_ROWS..((band + 1) * BAND_ROWS).min(h);
+            let want: Vec<u32> = (0..prepared.len() as u32)
+                .filter(|&i| !prepared[i as usize].rows(rows.clone()).is_empty())
+                .collect();
+            assert_eq!(bands.of(band), want.as_slice(), "band {band}");
+        }
+        for p in &prepared {
+            let rows = p.rows(0..h);
+            if !rows.is_empty() {
+                spans[(rows.end.div_ceil(BAND_ROWS) - rows.start / BAND_ROWS).min(7)] += 1;
+            }
+        }
+        assert!(
+            spans[1] > 100 && spans[2] > 100 && spans[3..].iter().sum::<usize>() > 20,
+            "{spans:?}"
+        );
+        assert!(
+            prepared.iter().any(|p| p.rows(0..h).is_empty()),
+            "none outside the image"
+        );
+    }
+
+    #[test]
     fn pieces_and_bands_keep_each_pixels_impressions_in_order() {
         // More impressions than one piece holds, crowded so that most pixels are under several of them
         // (darkening is not commutative once values round, so a changed order changes bytes).
