@@ -123,6 +123,8 @@ pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: 
         DynamicImage::ImageRgba16(img) => stamp(img, 4, field, &impressions, &ink),
         _ => unreachable!("made stampable above"),
     };
+    // Placement makes only drawable impressions, so this error (which would come after the conversion above)
+    // cannot happen here; the photo is unchanged on every error that can.
     stamped.map_err(|_| undrawable(&impressions))?;
     Ok(RenderStats {
         stamp_seconds: start.elapsed().as_secs_f64(),

@@ -166,8 +166,8 @@ impl Prepared {
     }
 
     /// The pixel columns of image row `y` inside the ellipse u < reach, clipped to a row `w` pixels wide, with
-    /// [`SPARE`] on each side (so that rounding never leaves out a pixel whose own u is inside: both kernels
-    /// decide each pixel by its u).
+    /// [`SPARE`] on each side (so that rounding never leaves out a pixel whose own u is inside: every kernel
+    /// decides each pixel by its u).
     #[inline]
     fn span(&self, y: usize, w: usize) -> Option<Span> {
         let (qxy, qy) = self.row_terms(y);
@@ -199,7 +199,7 @@ impl Prepared {
     }
 
     /// The coverage `i` pixels into `span`, or `None` outside the impression or where it is too faint to
-    /// change a value. The SIMD kernel computes the same, in the same order.
+    /// change a value. The SIMD kernels compute the same, in the same order.
     #[inline]
     fn coverage(&self, span: &Span, i: usize) -> Option<f32> {
         let dx = span.dx0 + i as f32;
@@ -223,13 +223,15 @@ impl Prepared {
 fn pixel_box(cx: f32, cy: f32, half_w: f32, half_h: f32) -> [u32; 4] {
     // Pixel centres are at +0.5, hence the −0.5.
     let index = |v: f32| {
-        // Clamped to 0..=2²⁴ (far past any image, and exact) in floating point, where it vectorizes: Rust's
-        // saturating `as` stays one lane at a time.
+        // Clamped in floating point, where it vectorizes (Rust's saturating `as` stays one lane at a time), to
+        // 0..=MAX_INDEX: past any image side that f32 coordinates still tell apart (2²⁴ pixels).
         #[allow(clippy::manual_clamp)] // clamp would keep a NaN, which the conversion below must never see
-        let v = v.max(0.0).min(16_777_216.0);
-        // SAFETY: `max` gives 0 for NaN, so v is a whole number in 0..=2²⁴, which i32 holds.
+        let v = v.max(0.0).min(MAX_INDEX);
+        // SAFETY: `max` gives 0 for NaN, so v is a whole number in 0..=MAX_INDEX, which i32 holds.
         unsafe { v.to_int_unchecked::<i32>() as u32 }
     };
+    /// The largest f32 below 2³¹.
+    const MAX_INDEX: f32 = 2_147_483_520.0;
     [
         index((cy - half_h - 0.5).ceil()),
         index((cy + half_h - 0.5).floor() + 1.0),
@@ -437,11 +439,11 @@ fn stamp_with<T: Channel>(
             .unwrap_or([0.02; 3])
     }));
     let (invisible, blur) = (T::invisible(), ink.pixel_sigma());
-    // Impressions are prepared and sorted into bands in parallel pieces (a fixed number, so the work never
-    // depends on the thread count); a band then walks the pieces in order, so each pixel still sees its
-    // impressions in placement order. Done serially, sorting into bands held up the second thread. The
-    // prepared impressions go straight into one list (64 bytes each) on 2 MB pages: in 4 kB pages, its page
-    // faults took ~3 ms of a 100k render's single-thread stamping.
+    // Impressions are prepared and sorted into bands in parallel pieces (how many follows the list's length
+    // alone, so the work never depends on the thread count); a band then walks the pieces in order, so each
+    // pixel still sees its impressions in placement order. Done serially, sorting into bands held up the
+    // second thread. The prepared impressions go straight into one list (64 bytes each) on 2 MB pages: in
+    // 4 kB pages, its page faults took ~3 ms of a 100k render's single-thread stamping.
     let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
     let mut prepared: Vec<Prepared> = Vec::with_capacity(impressions.len());
     crate::huge_pages::prefer_huge_pages(prepared.spare_capacity_mut());

@@ -11,6 +11,7 @@
 //! checked to be drawable here, so that stamping reads the list once.
 
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 use super::{pixel_box, Prepared};
 use crate::place::Impression;
@@ -31,7 +32,8 @@ pub(super) fn prepare_into<'a>(
     shades: &ShadeTable,
     invisible: f32,
 ) -> (&'a [Prepared], bool) {
-    let batch = *batches().last().expect("the plain batch at least");
+    static WIDEST: OnceLock<Batch> = OnceLock::new();
+    let batch = *WIDEST.get_or_init(|| *batches().last().expect("the plain batch at least"));
     let drawable = prepare_with(batch, impressions, out, blur, shades, invisible);
     // SAFETY: `prepare_with` wrote every slot (its batches and the remainder cover `out`, which is as long as
     // `impressions`), and MaybeUninit<T> has T's layout.
