@@ -2,8 +2,9 @@
 //!
 //! A fresh allocation of many megabytes (placement's impression list, 40 bytes an impression; stamping's
 //! prepared list, 64) is mapped lazily, and each 4 kB page's first write is a page fault: about 2 µs on these
-//! machines, a quarter of placement's time for a million impressions. With 2 MB pages one fault covers 512 of them. Linux's default for
-//! transparent huge pages is often `madvise` (only where asked), hence this request. Elsewhere it does nothing.
+//! machines, a quarter of placement's time for a million impressions. With 2 MB pages one fault covers 512 of
+//! them. Linux's default for transparent huge pages is often `madvise` (only where asked), hence this request.
+//! Elsewhere it does nothing.
 
 use std::mem::MaybeUninit;
 
