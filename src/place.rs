@@ -53,17 +53,40 @@ impl Impression {
     #[inline]
     pub fn is_drawable(&self) -> bool {
         // Branch-free (`&`, not `&&`): checked for every impression while it is prepared for stamping.
-        let finite = [
-            self.x,
-            self.y,
-            self.radius_major,
-            self.radius_minor,
-            self.angle,
-            self.tone,
+        let finite = self
+            .finite_numbers()
+            .into_iter()
+            .fold(true, |ok, (_, v)| ok & v.is_finite());
+        finite & self.opacity_in_range()
+    }
+
+    /// The first field that makes it not [drawable](Self::is_drawable): its name, value and what is wrong
+    /// with it (for the error naming it).
+    pub(crate) fn fault(&self) -> Option<(&'static str, f32, &'static str)> {
+        self.finite_numbers()
+            .into_iter()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(name, v)| (name, v, "must be a finite number"))
+            .or_else(|| (!self.opacity_in_range()).then_some(("opacity", self.opacity, "must be within 0–1")))
+    }
+
+    /// The fields stamping needs to be finite, by name.
+    #[inline]
+    fn finite_numbers(&self) -> [(&'static str, f32); 6] {
+        [
+            ("x", self.x),
+            ("y", self.y),
+            ("radius_major", self.radius_major),
+            ("radius_minor", self.radius_minor),
+            ("angle", self.angle),
+            ("tone", self.tone),
         ]
-        .into_iter()
-        .fold(true, |ok, v| ok & v.is_finite());
-        finite & (self.opacity >= 0.0) & (self.opacity <= 1.0)
+    }
+
+    /// Opacity within 0–1 (false for NaN).
+    #[inline]
+    fn opacity_in_range(&self) -> bool {
+        (self.opacity >= 0.0) & (self.opacity <= 1.0)
     }
 }
 

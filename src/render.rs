@@ -237,32 +237,12 @@ fn undrawable(impressions: &[Impression]) -> Error {
     let fault = impressions
         .iter()
         .enumerate()
-        .find_map(|(i, imp)| Some((i, impression_fault(imp)?)));
+        .find_map(|(i, imp)| Some((i, imp.fault()?)));
     match fault {
         Some((i, (name, value, why))) => Error::param("impressions", format!("#{i} {name} = {value}"), why),
-        // Unreachable while `impression_fault` and `is_drawable` agree (a test holds them together).
+        // Unreachable: `fault` and `is_drawable` read the same fields and range.
         None => Error::param("impressions", "one", "cannot be drawn"),
     }
-}
-
-/// The first field of `imp` that stamping cannot use: its name, value and what is wrong with it.
-fn impression_fault(imp: &Impression) -> Option<(&'static str, f32, &'static str)> {
-    let numbers = [
-        ("x", imp.x),
-        ("y", imp.y),
-        ("radius_major", imp.radius_major),
-        ("radius_minor", imp.radius_minor),
-        ("angle", imp.angle),
-        ("tone", imp.tone),
-    ];
-    numbers
-        .into_iter()
-        .find(|(_, v)| !v.is_finite())
-        .map(|(name, v)| (name, v, "must be a finite number"))
-        .or_else(|| {
-            let opacity_ok = (0.0..=1.0).contains(&imp.opacity);
-            (!opacity_ok).then_some(("opacity", imp.opacity, "must be within 0–1"))
-        })
 }
 
 fn check_field_size(field: &DensityField, width: u32, height: u32) -> Result<()> {
