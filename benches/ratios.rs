@@ -35,6 +35,7 @@ const QUALITY: u8 = io::DEFAULT_JPEG_QUALITY;
 const CHILD_ENV: &str = "SMPSIM_RATIOS_MEMORY_CHILD";
 
 fn main() {
+    common::pin_global_pool();
     if let Ok(spec) = std::env::var(CHILD_ENV) {
         memory_child(&spec);
         return;
@@ -132,20 +133,39 @@ fn main() {
     // ---- Thread scaling: placement + stamping on 1 and 2 threads ----------------------------------------
     eprintln!("ratios: thread scaling …");
     // Beside each wall time, the CPU time all of the process's threads got during the run: on a shared
-    // machine the 2-thread run may not get two cores, and CPU ÷ wall says how many it did get.
+    // machine the 2-thread run may not get two cores, and CPU ÷ wall says how many it did get. After each run,
+    // two controls in the same pool, each split in two equal halves: arithmetic alone (no memory, no
+    // imbalance), which scales by the cores the machine gives, and a stream over memory, which scales by the
+    // memory bandwidth it gives. Their speed-ups are the ceilings of the moment.
     let (mut ps_1t, mut ps_2t) = (Vec::new(), Vec::new());
     let (mut cpu_1t, mut cpu_2t) = (Vec::new(), Vec::new());
+    let (mut arith_1t, mut arith_2t) = (Vec::new(), Vec::new());
+    let (mut stream_1t, mut stream_2t) = (Vec::new(), Vec::new());
+    let mut streams = [vec![1u8; STREAM_BYTES], vec![1u8; STREAM_BYTES]];
     for rep in 0..=SHORT_REPS {
-        for (pool, times, cpu) in [(&pool1, &mut ps_1t, &mut cpu_1t), (&pool2, &mut ps_2t, &mut cpu_2t)] {
+        for (pool, times, cpu, arith, stream) in [
+            (&pool1, &mut ps_1t, &mut cpu_1t, &mut arith_1t, &mut stream_1t),
+            (&pool2, &mut ps_2t, &mut cpu_2t, &mut arith_2t, &mut stream_2t),
+        ] {
             let mut out = scene.photo.clone();
             let (t, c) = (Instant::now(), cpu_seconds());
             pool.install(|| place_and_stamp(&mut out, &scene.field, &params));
+            let (time, cpu_time) = (secs(t), cpu_seconds().zip(c).map(|(after, before)| after - before));
+            let t = Instant::now();
+            pool.install(|| rayon::join(arithmetic, arithmetic));
+            let arith_time = secs(t);
+            let [a, b] = &mut streams;
+            let t = Instant::now();
+            pool.install(|| rayon::join(|| stream_over(a), || stream_over(b)));
             if rep > 0 {
-                times.push(secs(t));
-                cpu.push(cpu_seconds().zip(c).map(|(after, before)| after - before));
+                times.push(time);
+                cpu.push(cpu_time);
+                arith.push(arith_time);
+                stream.push(secs(t));
             }
         }
     }
+    drop(streams);
 
     // ---- Placement rate and blue-noise quality ---------------------------------------------------------
     eprintln!("ratios: placement rate and spacing …");
@@ -355,10 +375,15 @@ fn main() {
     targets.row(
         "placement + stamping, 1 → 2 threads speed-up",
         format!(
-            "{speedup:.2}× ({:.1} ms → {:.1} ms; medians {:.2}×{cores_note})",
+            "{speedup:.2}× ({:.1} ms → {:.1} ms; medians {:.2}×{cores_note}. Controls in the same window, fastest \
+             (medians): arithmetic alone {:.2}× ({:.2}×), a memory stream {:.2}× ({:.2}×))",
             ms(m(&ps_1t)),
             ms(m(&ps_2t)),
-            median(&ps_1t) / median(&ps_2t)
+            median(&ps_1t) / median(&ps_2t),
+            m(&arith_1t) / m(&arith_2t),
+            median(&arith_1t) / median(&arith_2t),
+            m(&stream_1t) / m(&stream_2t),
+            median(&stream_1t) / median(&stream_2t)
         ),
         "≥ 1.7×",
         Some(speedup >= 1.7),
@@ -549,6 +574,32 @@ fn place_and_stamp(photo: &mut RgbImage, field: &DensityField, params: &Params) 
     let (imps, stats) = smpsim::plan(w, h, field, params).expect("placement");
     smpsim::stamp_impressions(photo, field, &imps, params, stats.px_per_mm).expect("stamping");
     imps.len()
+}
+
+/// About 8 ms of arithmetic on one core, touching no memory: half of the thread-scaling control.
+fn arithmetic() -> u64 {
+    let mut x = std::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
+    for _ in 0..std::hint::black_box(6_000_000) {
+        x = x
+            .wrapping_mul(0x5851_F42D_4C95_7F2D)
+            .wrapping_add(0x1405_7B7E_F767_814F)
+            .rotate_left(17);
+    }
+    x
+}
+
+/// Bytes each half of the memory control streams over: well past a core's caches and the shared L3.
+const STREAM_BYTES: usize = 64 << 20;
+
+/// Reads and rewrites one byte of every 64-byte line of `buffer` (about 5 ms at 15 GB/s): half of the
+/// memory-bandwidth control.
+fn stream_over(buffer: &mut [u8]) {
+    let mut carry = 0u8;
+    for line in buffer.chunks_exact_mut(64) {
+        carry = carry.wrapping_add(line[0]);
+        line[1] = carry;
+    }
+    std::hint::black_box(carry);
 }
 
 /// JPEG q90 4:2:0 into a buffer, with the encoder `io::save_rgb` uses: the codec's share of the encode step.

@@ -26,6 +26,7 @@
 //! # Ok::<(), smpsim::Error>(())
 //! ```
 
+pub mod affinity;
 pub mod batch;
 mod blue_noise;
 mod colour;

@@ -466,6 +466,10 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One CPU per worker (see `smpsim::affinity`). Building the global pool fails only if it already exists.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .start_handler(smpsim::affinity::pin_worker)
+        .build_global();
     let result = match cli.command {
         Command::Render(args) => render(&args),
         Command::Mask(args) => mask(&args),

@@ -103,12 +103,20 @@ pub fn params_by_scale(field: &DensityField, target: usize) -> Params {
     }
 }
 
-/// A rayon pool of `threads` threads.
+/// A rayon pool of `threads` threads, pinned one to a CPU as the `smpsim` binary pins its own.
 pub fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .start_handler(smpsim::affinity::pin_worker)
         .build()
         .expect("thread pool")
+}
+
+/// Builds rayon's global pool as the `smpsim` binary does (one CPU per worker), if nothing has yet.
+pub fn pin_global_pool() {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .start_handler(smpsim::affinity::pin_worker)
+        .build_global();
 }
 
 /// Logical CPUs available to this process.
