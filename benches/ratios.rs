@@ -1,6 +1,6 @@
 //! The speed and memory ratios of issue 8, measured in one run and printed as one markdown table.
 //!
-//! `cargo bench --bench ratios` (a plain `main`, not criterion; about 20 s on 2 cores after the build).
+//! `cargo bench --bench ratios` (a plain `main`, not criterion; about 45 s on 2 cores after the build).
 //!
 //! Everything is measured in this one process (plus a few child processes for peak memory), interleaved, over a
 //! few repetitions. The machines are shared: another tenant's work can only add time to a repetition, never
@@ -26,7 +26,7 @@ mod common;
 const REPS: usize = 21;
 /// Repetitions of each in-memory timing (tens of milliseconds each). More than [`REPS`]: a 2-thread run needs
 /// both cores free at once for its whole length, which on a shared machine one window in ten may not give.
-const SHORT_REPS: usize = 41;
+const SHORT_REPS: usize = 61;
 /// Impressions in the end-to-end scene.
 const TARGET: usize = 100_000;
 /// Output JPEG quality, the CLI's default.
