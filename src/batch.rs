@@ -3,8 +3,9 @@
 //! Each photo is rendered with its own design, found beside it: `NAME.hairline.toml` (or `.json`),
 //! `NAME.mask.png`, optionally `NAME.density.png` and `NAME.exclude.png`, and `NAME.toml` overriding the
 //! folder's `smpsim.toml`, which overrides the defaults. A photo with no design is reported and skipped, never
-//! guessed. Outputs keep the folder structure. Every photo is rendered exactly as `smpsim render` would render
-//! it alone, so results are byte-identical to single runs.
+//! guessed. Outputs keep the folder structure, named after the photo ([`result_stems`]: photos whose names
+//! differ only in extension or case keep the extension, so none overwrites another's). Every photo is
+//! rendered exactly as `smpsim render` would render it alone, so results are byte-identical to single runs.
 //!
 //! Safety: outputs are written atomically, inputs are never written, an output folder equal to the input
 //! folder is refused (one inside it is left out of the scan), and a photo whose outputs are newer than every
@@ -172,6 +173,47 @@ pub fn find_photos(dir: &Path, recursive: bool, skip: Option<&Path>) -> Result<V
     Ok(out)
 }
 
+/// Where each of `photos` (relative paths, sorted) writes its results, without the extension: its own path
+/// without the extension, unless another photo in the same folder has the same name but for the extension or
+/// letter case (`anna.jpg`, `anna.png`, `Anna.JPG`) — those would overwrite each other's results, so each of
+/// them keeps its extension after an underscore (`anna_jpg`, `anna_png`, `Anna_JPG`). Names are compared
+/// ignoring case, as some filesystems do, and a name already taken (with its `.compare` result) gets `_2`,
+/// `_3`… Depends only on the list, so a resumed batch and every shard name each photo alike.
+pub fn result_stems(photos: &[PathBuf]) -> Vec<PathBuf> {
+    use std::collections::{HashMap, HashSet};
+    let plain = |rel: &Path| rel.with_extension("");
+    let key = |stem: &Path| stem.to_string_lossy().to_lowercase();
+    let mut same_name: HashMap<String, usize> = HashMap::new();
+    for rel in photos {
+        *same_name.entry(key(&plain(rel))).or_default() += 1;
+    }
+    let mut taken: HashSet<String> = HashSet::new();
+    photos
+        .iter()
+        .map(|rel| {
+            let mut wanted = plain(rel).into_os_string();
+            if same_name[&key(&plain(rel))] > 1 {
+                wanted.push("_");
+                wanted.push(rel.extension().unwrap_or_default());
+            }
+            let mut stem = PathBuf::from(&wanted);
+            for n in 2.. {
+                let name = key(&stem);
+                if !taken.contains(&name) && !taken.contains(&format!("{name}.compare")) {
+                    break;
+                }
+                let mut numbered = wanted.clone();
+                numbered.push(format!("_{n}"));
+                stem = PathBuf::from(numbered);
+            }
+            let name = key(&stem);
+            taken.insert(format!("{name}.compare"));
+            taken.insert(name);
+            stem
+        })
+        .collect()
+}
+
 /// Whether the photo at relative path `rel` belongs to shard `k` of `n`: FNV-1a of the path, mod n.
 pub fn in_shard(rel: &Path, k: u32, n: u32) -> bool {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -258,9 +300,15 @@ pub fn run(options: &BatchOptions, progress: impl Fn(usize, usize, &PhotoReport)
         None => toml::Table::new(),
     };
     let config_time = config_path.as_deref().and_then(modified);
-    let mut photos = find_photos(&input, options.recursive, Some(&output))?;
+    let found = find_photos(&input, options.recursive, Some(&output))?;
+    // Named over the whole folder before sharding, so every shard names every photo alike.
+    let mut photos: Vec<(PathBuf, PathBuf)> = result_stems(&found)
+        .into_iter()
+        .zip(found)
+        .map(|(s, p)| (p, s))
+        .collect();
     if let Some((k, n)) = options.shard {
-        photos.retain(|rel| in_shard(rel, k, n));
+        photos.retain(|(rel, _)| in_shard(rel, k, n));
     }
     let total = photos.len();
     let next = AtomicUsize::new(0);
@@ -273,8 +321,8 @@ pub fn run(options: &BatchOptions, progress: impl Fn(usize, usize, &PhotoReport)
         for _ in 0..jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(rel) = photos.get(i) else { break };
-                let report = process(rel, &input, &output, &folder_table, config_time, options);
+                let Some((rel, stem)) = photos.get(i) else { break };
+                let report = process(rel, stem, &input, &output, &folder_table, config_time, options);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 progress(n, total, &report);
                 results.lock().expect("no panics hold this lock").push(report);
@@ -287,9 +335,11 @@ pub fn run(options: &BatchOptions, progress: impl Fn(usize, usize, &PhotoReport)
     Ok(BatchReport { shard, photos })
 }
 
-/// Renders one photo (or decides not to), never failing the batch.
+/// Renders one photo (or decides not to), never failing the batch. Its results are named `stem` + `.EXT` and
+/// `.compare.EXT`, in the output folder ([`result_stems`]).
 fn process(
     rel: &Path,
+    stem: &Path,
     input: &Path,
     output: &Path,
     folder: &toml::Table,
@@ -312,7 +362,7 @@ fn process(
         report.error = Some("no NAME.hairline.toml/.json or NAME.mask.png beside it".into());
         return report;
     }
-    match render_one(rel, &photo, &inputs, output, folder, config_time, options) {
+    match render_one(stem, &photo, &inputs, output, folder, config_time, options) {
         Ok((status, impressions, outputs)) => {
             report.status = status;
             report.impressions = impressions;
@@ -327,7 +377,7 @@ fn process(
 type Rendered = (Status, Option<usize>, Vec<PathBuf>);
 
 fn render_one(
-    rel: &Path,
+    stem: &Path,
     photo: &Path,
     inputs: &Inputs,
     output: &Path,
@@ -341,13 +391,14 @@ fn render_one(
     };
     let config: Config = from_layers(&[folder, &photo_table], &photo.display().to_string())?;
     let ext = config.output.format.as_str();
-    let stem = rel
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let rel_dir = rel.parent().unwrap_or(Path::new(""));
-    let after_rel = rel_dir.join(format!("{stem}.{ext}"));
-    let compare_rel = rel_dir.join(format!("{stem}.compare.{ext}"));
+    let with_suffix = |suffix: &str| {
+        let mut name = stem.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let after_rel = with_suffix(&format!(".{ext}"));
+    let compare_rel = with_suffix(&format!(".compare.{ext}"));
+    let rel_dir = stem.parent().unwrap_or(Path::new(""));
     let mut outputs = vec![after_rel.clone()];
     if config.output.compare {
         outputs.push(compare_rel.clone());
@@ -412,6 +463,42 @@ fn render_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_of_photos_differing_only_in_extension_or_case_keep_the_extension() {
+        // Photo → where its results go, in the sorted order `find_photos` gives.
+        let expected = [
+            ("Anna.JPG", "Anna_JPG"),
+            // Same as the first but for case: numbered.
+            ("anna.jpg", "anna_jpg_2"),
+            ("anna.png", "anna_png"),
+            ("ben.jpg", "ben"),
+            // Another folder: no clash.
+            ("day2/anna.jpg", "day2/anna"),
+            ("day2/cleo.tif", "day2/cleo_tif"),
+            ("day2/cleo.tiff", "day2/cleo_tiff"),
+            ("eva.compare.jpg", "eva.compare"),
+            // Its compare result would be eva.compare.jpg's result.
+            ("eva.jpg", "eva_2"),
+            ("finn.jpg", "finn_jpg"),
+            ("finn.png", "finn_png"),
+            // Its own name is taken by finn.jpg's results.
+            ("finn_jpg.jpg", "finn_jpg_2"),
+        ];
+        let photos: Vec<PathBuf> = expected.iter().map(|(photo, _)| PathBuf::from(photo)).collect();
+        assert!(photos.is_sorted());
+        let stems = result_stems(&photos);
+        for ((photo, want), got) in expected.iter().zip(&stems) {
+            assert_eq!(got, Path::new(want), "{photo}");
+        }
+        // No two results (nor their compare images) share a name, ignoring case.
+        let mut names = std::collections::HashSet::new();
+        for stem in &stems {
+            let name = stem.to_string_lossy().to_lowercase();
+            assert!(names.insert(format!("{name}.compare")), "{name}");
+            assert!(names.insert(name.clone()), "{name}");
+        }
+    }
 
     #[test]
     fn shards_partition_the_photos() {

@@ -334,3 +334,58 @@ fn the_documented_config_example_is_valid() {
     assert_eq!(config.treatment.shade, smpsim::pigment::ShadeSpec::Auto);
     assert!(config.output.compare);
 }
+
+#[test]
+fn photos_differing_only_in_extension_each_get_their_own_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    // gus.jpg and gus.png are different photos sharing the design gus.mask.png.
+    photo(&input, "gus", 7, "mask", (400, 300));
+    let other = SyntheticHead {
+        width: 400,
+        height: 300,
+        px_per_mm: 2.25,
+        seed: 8,
+        ..SyntheticHead::default()
+    };
+    other.generate().0.save(input.join("gus.png")).unwrap();
+    std::fs::write(input.join("smpsim.toml"), "[treatment]\npx_per_mm = 2.25\nseed = 9\n").unwrap();
+    let out = dir.path().join("out");
+    let o = smpsim().arg("batch").arg(&input).arg("-o").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+
+    let written: BTreeSet<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("gus"))
+        .collect();
+    assert_eq!(
+        written,
+        BTreeSet::from(["gus_jpg.jpg".to_string(), "gus_png.jpg".to_string()])
+    );
+    let outputs: Vec<String> = report(&out, "report.json")["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["outputs"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outputs, ["gus_jpg.jpg", "gus_png.jpg"]);
+    // Each is its own photo's render.
+    for ext in ["jpg", "png"] {
+        let single = dir.path().join(format!("single_{ext}.jpg"));
+        let o = smpsim()
+            .arg("render")
+            .arg(input.join(format!("gus.{ext}")))
+            .arg("--mask")
+            .arg(input.join("gus.mask.png"))
+            .args(["--px-per-mm", "2.25", "--seed", "9", "-o"])
+            .arg(&single)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr_of(&o));
+        assert!(
+            std::fs::read(&single).unwrap() == std::fs::read(out.join(format!("gus_{ext}.jpg"))).unwrap(),
+            "gus.{ext}"
+        );
+    }
+}
