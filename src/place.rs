@@ -343,7 +343,10 @@ pub(crate) fn place_with(
         .par_iter()
         .map(|task| {
             let mut count = 0;
-            for &unit in *task {
+            for (i, &unit) in task.iter().enumerate() {
+                if let Some(&next) = task.get(i + 1) {
+                    layout.prefetch_unit(next);
+                }
                 layout.keep_unit(unit, |_| count += 1);
             }
             count
@@ -363,7 +366,10 @@ pub(crate) fn place_with(
         .collect();
     tasks.par_iter().zip(shares).for_each(|(task, share)| {
         let mut slots = share.iter_mut();
-        for &unit in *task {
+        for (i, &unit) in task.iter().enumerate() {
+            if let Some(&next) = task.get(i + 1) {
+                layout.prefetch_unit(next);
+            }
             layout.keep_unit(unit, |c| {
                 slots
                     .next()
@@ -420,21 +426,12 @@ impl Layout<'_> {
         let Some((unit_least, unit_greatest)) = self.unit_levels(gx, gy) else {
             return;
         };
-        let n = TILE_POINTS as u64;
-        // Keep where (rank + ½) / n < level / 255 (times the foreshortening, at most 1), in exact integers.
-        let turned_down = |rank: u32, level: u8| (2 * rank as u64 + 1) * 255 >= 2 * level as u64 * n;
-        // The unit's points come in rank order: those its greatest level turns down are a suffix, never read.
-        let points = self.cell_points((gx, gy));
-        let points = &points[..points.partition_point(|&(_, _, rank)| !turned_down(rank, unit_greatest))];
-        let (w, h) = (self.field.width(), self.field.height());
         let (ti, tj) = (gx.div_euclid(CELLS as i64), gy.div_euclid(CELLS as i64));
         let instance = mix(mix(self.seed, ti as u64), tj as u64);
-        for &(u, v, rank) in points {
-            let x = ((ti as f64 + u as f64) * self.period - self.offset_x) as f32;
-            let y = ((tj as f64 + v as f64) * self.period - self.offset_y) as f32;
-            if !(x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32) {
+        for &(u, v, rank) in self.points_below((gx, gy), unit_greatest) {
+            let Some((x, y)) = self.position(ti, tj, u, v) else {
                 continue;
-            }
+            };
             // Over a uniform unit (most of a mask: all 255) the level is known; elsewhere the point's square
             // turns most points down without reading the field, and a uniform square gives the level itself.
             let level = if unit_least == unit_greatest {
@@ -481,9 +478,51 @@ impl Layout<'_> {
         }
     }
 
+    /// Asks the cache for the field's lines under unit (gx, gy) if [`Self::keep_unit`] will read the field
+    /// there (its squares are not uniform). A unit's points lie on different pixel rows, so those reads miss
+    /// the cache one after another; asked for a unit ahead (one line a row, at the unit's right end: the lines
+    /// further left came with the unit before), the misses overlap. Over a smooth density map (few uniform
+    /// squares) this took 20–25 % off placement (100k impressions over a 12 MP 0.2–1.0 gradient, 2 threads:
+    /// 6.4 → 4.9 ms), and nothing where the squares are mostly uniform. Only a hint: nothing read here decides
+    /// anything.
+    fn prefetch_unit(&self, (gx, gy): (i64, i64)) {
+        let Some(rect) = self.unit_rect(gx, gy) else {
+            return;
+        };
+        let (least, greatest) = self.blocks.levels_in(rect.0, rect.1, rect.2, rect.3);
+        if least == greatest {
+            return;
+        }
+        for y in rect.1..=rect.3 {
+            prefetch(&self.field.row(y)[rect.2 as usize]);
+        }
+    }
+
+    /// The points of unit (gx, gy) that a level of `greatest` does not turn down: they come in rank order, so
+    /// those it turns down are a suffix, never read.
+    fn points_below(&self, (gx, gy): (i64, i64), greatest: u8) -> &'static [(f32, f32, u32)] {
+        let points = self.cell_points((gx, gy));
+        &points[..points.partition_point(|&(_, _, rank)| !turned_down(rank, greatest))]
+    }
+
+    /// Where point (u, v) of tile instance (ti, tj) lies in the photo, or `None` off it.
+    fn position(&self, ti: i64, tj: i64, u: f32, v: f32) -> Option<(f32, f32)> {
+        let x = ((ti as f64 + u as f64) * self.period - self.offset_x) as f32;
+        let y = ((tj as f64 + v as f64) * self.period - self.offset_y) as f32;
+        let (w, h) = (self.field.width(), self.field.height());
+        (x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32).then_some((x, y))
+    }
+
     /// The least and greatest level under unit (gx, gy), from the squares its points can fall in, or `None`
     /// where it misses the field.
     fn unit_levels(&self, gx: i64, gy: i64) -> Option<(u8, u8)> {
+        let (x0, y0, x1, y1) = self.unit_rect(gx, gy)?;
+        Some(self.blocks.levels_in(x0, y0, x1, y1))
+    }
+
+    /// The pixels unit (gx, gy)'s points can fall on, as (x0, y0, x1, y1) inclusive, or `None` where it misses
+    /// the field.
+    fn unit_rect(&self, gx: i64, gy: i64) -> Option<(u32, u32, u32, u32)> {
         let cell = self.period / CELLS as f64;
         // A pixel of margin: a point's cell comes from its f32 coordinate in the tile, its position from f64.
         let span = |g: i64, offset: f64, size: u32| {
@@ -493,7 +532,7 @@ impl Layout<'_> {
         };
         let (x0, x1) = span(gx, self.offset_x, self.field.width())?;
         let (y0, y1) = span(gy, self.offset_y, self.field.height())?;
-        Some(self.blocks.levels_in(x0, y0, x1, y1))
+        Some((x0, y0, x1, y1))
     }
 
     /// The impression at a kept point: its look drawn from its identity, squeezed where the scalp turns away,
@@ -513,6 +552,24 @@ impl Layout<'_> {
         }
         imp
     }
+}
+
+/// Whether a level turns the point of `rank` down: kept where (rank + ½) / n < level / 255 (times the
+/// foreshortening, at most 1), in exact integers.
+fn turned_down(rank: u32, level: u8) -> bool {
+    (2 * rank as u64 + 1) * 255 >= 2 * level as u64 * TILE_POINTS as u64
+}
+
+/// Asks for the cache line holding `value`, into every level of cache.
+#[inline(always)]
+fn prefetch(value: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64, and a prefetch reads nothing the program sees.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const u8).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// A tile rank as a fraction of the tile: (rank + ½) / points.
