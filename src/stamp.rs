@@ -268,8 +268,20 @@ pub trait Channel: Copy + Ord + Send + Sync {
     }
 }
 
-/// The 8-bit kernels. All give the same bytes; the fastest the CPU has is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The environment variable that caps the vector width of stamping: `avx2` makes this CPU stamp as one
+/// without AVX-512 does, `scalar` as one without AVX2; unset (or anything else), the fastest the CPU has.
+/// The bytes are the same either way; it is there to measure what other CPUs get, e.g.
+/// `SMPSIM_SIMD=avx2 cargo bench --bench ratios`. Read once per process.
+pub const SIMD_ENV: &str = "SMPSIM_SIMD";
+
+/// The widest kernel [`SIMD_ENV`]'s value allows.
+fn simd_ceiling() -> Kernel {
+    static CEILING: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+    *CEILING.get_or_init(|| Kernel::ceiling(std::env::var(SIMD_ENV).ok().as_deref()))
+}
+
+/// The 8-bit kernels, narrowest first. All give the same bytes; the fastest the CPU has is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kernel {
     /// Plain Rust, on any CPU.
     Scalar,
@@ -283,13 +295,32 @@ impl Kernel {
     /// Every kernel, slowest first.
     const ALL: [Kernel; 3] = [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512];
 
-    /// The fastest kernel this CPU runs.
+    /// The fastest kernel this CPU runs, within [`SIMD_ENV`].
     fn best() -> Self {
+        Kernel::best_within(simd_ceiling())
+    }
+
+    /// The fastest kernel this CPU runs that is no wider than `ceiling`.
+    fn best_within(ceiling: Kernel) -> Self {
         Kernel::ALL
             .into_iter()
             .rev()
-            .find(|k| k.available())
+            .find(|&k| k <= ceiling && k.available())
             .unwrap_or(Kernel::Scalar)
+    }
+
+    /// The widest kernel a value of [`SIMD_ENV`] allows.
+    fn ceiling(value: Option<&str>) -> Kernel {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            Some("scalar") => Kernel::Scalar,
+            Some("avx2") => Kernel::Avx2,
+            _ => Kernel::Avx512,
+        }
+    }
+
+    /// Whether preparing may use vectors this wide (the same ceiling as the kernels).
+    pub(crate) fn allowed(self) -> bool {
+        self <= simd_ceiling()
     }
 
     /// Whether this CPU runs it.
@@ -749,6 +780,29 @@ mod tests {
         }
         assert!(together == one_by_one, "stamping in pieces changed the order");
         assert!(together.iter().zip(&start).filter(|(a, b)| a != b).count() > (w * h * 3 / 2) as usize);
+    }
+
+    #[test]
+    fn smpsim_simd_caps_the_kernel() {
+        assert_eq!(Kernel::ceiling(None), Kernel::Avx512);
+        assert_eq!(Kernel::ceiling(Some("avx2")), Kernel::Avx2);
+        assert_eq!(Kernel::ceiling(Some(" AVX2 ")), Kernel::Avx2);
+        assert_eq!(Kernel::ceiling(Some("scalar")), Kernel::Scalar);
+        assert_eq!(Kernel::ceiling(Some("avx512")), Kernel::Avx512);
+        assert_eq!(
+            Kernel::ceiling(Some("sse9")),
+            Kernel::Avx512,
+            "unknown values cap nothing"
+        );
+        assert_eq!(Kernel::best_within(Kernel::Scalar), Kernel::Scalar);
+        let avx2 = if Kernel::Avx2.available() {
+            Kernel::Avx2
+        } else {
+            Kernel::Scalar
+        };
+        assert_eq!(Kernel::best_within(Kernel::Avx2), avx2);
+        let widest = Kernel::ALL.into_iter().rev().find(|k| k.available()).unwrap();
+        assert_eq!(Kernel::best_within(Kernel::Avx512), widest);
     }
 
     #[test]

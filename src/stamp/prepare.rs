@@ -80,12 +80,13 @@ fn batches() -> Vec<Batch> {
     let mut batches: Vec<Batch> = vec![batch];
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx2") {
+        // Within `SMPSIM_SIMD`, so that a capped run prepares as a CPU without the wider vectors would.
+        if is_x86_feature_detected!("avx2") && super::Kernel::Avx2.allowed() {
             // SAFETY (both): the CPU has the features the function is compiled for.
             batches
                 .push(|imps, out, blur, shades, invisible| unsafe { batch_avx2(imps, out, blur, shades, invisible) });
         }
-        if is_x86_feature_detected!("avx512f") {
+        if is_x86_feature_detected!("avx512f") && super::Kernel::Avx512.allowed() {
             batches
                 .push(|imps, out, blur, shades, invisible| unsafe { batch_avx512(imps, out, blur, shades, invisible) });
         }
