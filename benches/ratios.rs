@@ -250,7 +250,9 @@ fn main() {
 
     println!();
     // A capped run (`SMPSIM_SIMD=avx2`) measures what a CPU without the wider vectors gets: say so.
-    let simd = std::env::var("SMPSIM_SIMD").map_or(String::new(), |v| format!(", stamping capped by SMPSIM_SIMD={v}"));
+    let simd = std::env::var(smpsim::SIMD_ENV).map_or(String::new(), |v| {
+        format!(", stamping capped by {}={v}", smpsim::SIMD_ENV)
+    });
     println!(
         "## smpsim ratios: {w}×{h} synthetic head, {n} impressions ({:.0} per cm² at {} px/mm), {cores} logical CPUs{simd}",
         params.density, px_per_mm

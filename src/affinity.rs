@@ -41,16 +41,21 @@ mod linux {
     /// The CPUs the process was allowed when the first worker started (before any worker narrowed its own).
     fn allowed() -> &'static [usize] {
         static ALLOWED: OnceLock<Vec<usize>> = OnceLock::new();
-        ALLOWED.get_or_init(|| {
-            // SAFETY: a zeroed cpu_set_t is a valid empty set, and sched_getaffinity writes at most its size.
-            let mut set: libc::cpu_set_t = unsafe { zeroed() };
-            if unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
-                return Vec::new();
-            }
+        ALLOWED.get_or_init(|| own_cpus().unwrap_or_default())
+    }
+
+    /// The CPUs the calling thread may run on now, or `None` if they cannot be read.
+    fn own_cpus() -> Option<Vec<usize>> {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set, and sched_getaffinity writes at most its size.
+        let mut set: libc::cpu_set_t = unsafe { zeroed() };
+        if unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+            return None;
+        }
+        Some(
             (0..libc::CPU_SETSIZE as usize)
                 .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-                .collect()
-        })
+                .collect(),
+        )
     }
 
     pub(super) fn pin(index: usize) {
@@ -72,18 +77,6 @@ mod linux {
     mod tests {
         use super::*;
 
-        /// The CPUs the calling thread may run on now.
-        fn own_cpus() -> Vec<usize> {
-            let mut set: libc::cpu_set_t = unsafe { zeroed() };
-            assert_eq!(
-                unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) },
-                0
-            );
-            (0..libc::CPU_SETSIZE as usize)
-                .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-                .collect()
-        }
-
         #[test]
         fn each_worker_runs_on_its_own_cpu_in_turn() {
             let cpus = allowed().to_vec();
@@ -94,7 +87,7 @@ mod linux {
                 .build()
                 .unwrap();
             // Each worker reports its index and the CPUs it may use.
-            let seen = pool.broadcast(|ctx| (ctx.index(), own_cpus()));
+            let seen = pool.broadcast(|ctx| (ctx.index(), own_cpus().expect("readable")));
             for (index, own) in seen {
                 if cpus.len() < 2 {
                     assert_eq!(own, cpus, "a single CPU is left alone");
@@ -103,7 +96,7 @@ mod linux {
                 }
             }
             // The thread that built the pool keeps every CPU.
-            assert_eq!(own_cpus(), cpus);
+            assert_eq!(own_cpus().expect("readable"), cpus);
         }
     }
 }

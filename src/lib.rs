@@ -65,3 +65,4 @@ pub use place::Impression;
 pub use render::{
     plan, render, render_image, render_image_mut, render_mut, resolve_shade, stamp_impressions, RenderStats, Rendered,
 };
+pub use stamp::SIMD_ENV;

@@ -343,12 +343,7 @@ pub(crate) fn place_with(
         .par_iter()
         .map(|task| {
             let mut count = 0;
-            for (i, &unit) in task.iter().enumerate() {
-                if let Some(&next) = task.get(i + 1) {
-                    layout.prefetch_unit(next);
-                }
-                layout.keep_unit(unit, |_| count += 1);
-            }
+            layout.keep_units(task, |_| count += 1);
             count
         })
         .collect();
@@ -366,17 +361,12 @@ pub(crate) fn place_with(
         .collect();
     tasks.par_iter().zip(shares).for_each(|(task, share)| {
         let mut slots = share.iter_mut();
-        for (i, &unit) in task.iter().enumerate() {
-            if let Some(&next) = task.get(i + 1) {
-                layout.prefetch_unit(next);
-            }
-            layout.keep_unit(unit, |c| {
-                slots
-                    .next()
-                    .expect("as many kept as counted")
-                    .write(layout.impression(c));
-            });
-        }
+        layout.keep_units(task, |c| {
+            slots
+                .next()
+                .expect("as many kept as counted")
+                .write(layout.impression(c));
+        });
         assert!(slots.next().is_none(), "as many kept as counted");
     });
     // SAFETY: the first `total` slots were split into one share per task, each exactly as long as its count,
@@ -418,6 +408,17 @@ impl Layout<'_> {
     fn cell_points(&self, (gx, gy): (i64, i64)) -> &'static [(f32, f32, u32)] {
         let c = gy.rem_euclid(CELLS as i64) as usize * CELLS + gx.rem_euclid(CELLS as i64) as usize;
         &self.tile.points[self.tile.cell_start[c]..self.tile.cell_start[c + 1]]
+    }
+
+    /// [`Self::keep_unit`] for each of `units` in turn, the field's lines under the next one asked for first
+    /// ([`Self::prefetch_unit`]).
+    fn keep_units(&self, units: &[(i64, i64)], mut keep: impl FnMut(Candidate)) {
+        for (i, &unit) in units.iter().enumerate() {
+            if let Some(&next) = units.get(i + 1) {
+                self.prefetch_unit(next);
+            }
+            self.keep_unit(unit, &mut keep);
+        }
     }
 
     /// Hands each point the field keeps in tile unit (gx, gy) (a cell of one tile instance) to `keep`, in

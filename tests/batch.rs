@@ -56,6 +56,22 @@ fn folder(root: &Path) -> PathBuf {
     input
 }
 
+/// `smpsim render PHOTO DESIGN_FLAG DESIGN -o OUT` with the batch folders' settings (2.25 px/mm, seed 9):
+/// the bytes it wrote.
+fn single_render(photo: &Path, design_flag: &str, design: &Path, out: &Path) -> Vec<u8> {
+    let o = smpsim()
+        .arg("render")
+        .arg(photo)
+        .arg(design_flag)
+        .arg(design)
+        .args(["--px-per-mm", "2.25", "--seed", "9", "-o"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    std::fs::read(out).unwrap()
+}
+
 fn report(out: &Path, name: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join(name)).unwrap()).unwrap()
 }
@@ -165,18 +181,14 @@ fn batch_results_are_byte_identical_to_single_renders() {
         } else {
             format!("{name}.hairline.toml")
         };
-        let o = smpsim()
-            .arg("render")
-            .arg(input.join(format!("{name}.jpg")))
-            .arg(design)
-            .arg(input.join(sidecar))
-            .args(["--px-per-mm", "2.25", "--seed", "9", "-o"])
-            .arg(&single)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr_of(&o));
+        let alone = single_render(
+            &input.join(format!("{name}.jpg")),
+            design,
+            &input.join(sidecar),
+            &single,
+        );
         assert!(
-            std::fs::read(&single).unwrap() == std::fs::read(out.join(format!("{name}.jpg"))).unwrap(),
+            alone == std::fs::read(out.join(format!("{name}.jpg"))).unwrap(),
             "{name}"
         );
     }
@@ -373,18 +385,14 @@ fn photos_differing_only_in_extension_each_get_their_own_results() {
     // Each is its own photo's render.
     for ext in ["jpg", "png"] {
         let single = dir.path().join(format!("single_{ext}.jpg"));
-        let o = smpsim()
-            .arg("render")
-            .arg(input.join(format!("gus.{ext}")))
-            .arg("--mask")
-            .arg(input.join("gus.mask.png"))
-            .args(["--px-per-mm", "2.25", "--seed", "9", "-o"])
-            .arg(&single)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr_of(&o));
+        let alone = single_render(
+            &input.join(format!("gus.{ext}")),
+            "--mask",
+            &input.join("gus.mask.png"),
+            &single,
+        );
         assert!(
-            std::fs::read(&single).unwrap() == std::fs::read(out.join(format!("gus_{ext}.jpg"))).unwrap(),
+            alone == std::fs::read(out.join(format!("gus_{ext}.jpg"))).unwrap(),
             "gus.{ext}"
         );
     }
