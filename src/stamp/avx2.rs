@@ -85,12 +85,9 @@ fn impression(
             let dx = _mm256_add_ps(_mm256_add_ps(dx0, _mm256_set1_ps(offset as f32)), iota);
             let u = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, dx), qxy), dx), qy);
             let u = _mm256_max_ps(u, _mm256_setzero_ps());
-            let mut lane_levels = [0u32; 8];
-            for (l, &v) in lane_levels.iter_mut().zip(&levels[x..x + n]) {
-                *l = v as u32;
-            }
+            let lane_levels = load_levels(levels, x, n);
             let treated = _mm256_xor_ps(
-                _mm256_castsi256_ps(_mm256_cmpeq_epi32(load_u32(&lane_levels), _mm256_setzero_si256())),
+                _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane_levels, _mm256_setzero_si256())),
                 _mm256_castsi256_ps(_mm256_set1_epi32(-1)),
             );
             let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, _mm256_set1_ps(n as f32));
@@ -103,14 +100,7 @@ fn impression(
             if _mm256_movemask_ps(ok) == 0 {
                 continue;
             }
-            let pixels = &mut row[x * channels..(x + n) * channels];
-            let mut rgb = [[0u32; 8]; 3];
-            for (l, px) in pixels.chunks_exact(channels).enumerate() {
-                for ch in 0..3 {
-                    rgb[ch][l] = px[ch] as u32;
-                }
-            }
-            let rgb = [load_u32(&rgb[0]), load_u32(&rgb[1]), load_u32(&rgb[2])];
+            let (raw, rgb) = load_pixels(row, x, n, channels);
             // The highlight's veil, from the scalar table, for the lanes bright enough to have one.
             let weakest = _mm256_min_epu32(_mm256_min_epu32(rgb[0], rgb[1]), rgb[2]);
             let bright = _mm256_and_ps(
@@ -128,16 +118,13 @@ fn impression(
                 // SAFETY: 8 values.
                 k = _mm256_mul_ps(cover, unsafe { _mm256_loadu_ps(veil.as_ptr()) });
             }
-            let mut out = [[0u32; 8]; 3];
-            // One call site, so that `darken` is inlined.
-            for ch in 0..3 {
-                out[ch] = to_array_u32(darken(rgb[ch], _mm256_mul_ps(k, absorb[ch]), ok, power, t));
-            }
-            for (l, px) in pixels.chunks_exact_mut(channels).enumerate() {
-                for ch in 0..3 {
-                    px[ch] = out[ch][l] as u8;
-                }
-            }
+            // One call site per channel, each inlined.
+            let out = [
+                darken(rgb[0], _mm256_mul_ps(k, absorb[0]), ok, power, t),
+                darken(rgb[1], _mm256_mul_ps(k, absorb[1]), ok, power, t),
+                darken(rgb[2], _mm256_mul_ps(k, absorb[2]), ok, power, t),
+            ];
+            store_pixels(row, x, n, channels, raw, out);
         }
     }
 }
@@ -166,6 +153,129 @@ fn darken(v: __m256i, x: __m256, ok: __m256, power: &Pieces, t: &U8Tables) -> __
     }
     _mm256_blendv_epi8(v, out, _mm256_castps_si256(ok))
 }
+
+/// The field's levels at columns `x..x + n` (n ≤ 8) of a row, one per lane (0 past n).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_levels(levels: &[u8], x: usize, n: usize) -> __m256i {
+    if x + 8 <= levels.len() {
+        // SAFETY: the 8 bytes are in the row.
+        let bytes = unsafe { _mm_loadl_epi64(levels.as_ptr().add(x).cast()) };
+        return _mm256_cvtepu8_epi32(bytes);
+    }
+    let mut lanes = [0u32; 8];
+    for (l, &v) in lanes.iter_mut().zip(&levels[x..x + n]) {
+        *l = v as u32;
+    }
+    load_u32(&lanes)
+}
+
+/// The pixels at columns `x..x + n` (n ≤ 8) of an interleaved row, as their R, G and B lanes, and the bytes
+/// as read, which [`store_pixels`] needs back.
+///
+/// Where the row has room, 32 bytes (4 channels) or two overlapping 16 (3 channels: pixels 0–3 at x, 4–7 at
+/// x + 4, which reads up to pixel 9) are loaded and spread to one pixel per lane by a byte shuffle; near the
+/// row's end, one pixel at a time.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_pixels(row: &[u8], x: usize, n: usize, channels: usize) -> (__m256i, [__m256i; 3]) {
+    let (raw, lanes) = if has_room(row, x, channels) {
+        // SAFETY: `has_room`.
+        let raw = unsafe {
+            let p = row.as_ptr().add(x * channels);
+            match channels {
+                4 => _mm256_loadu_si256(p.cast()),
+                _ => _mm256_loadu2_m128i(p.add(12).cast(), p.cast()),
+            }
+        };
+        (
+            raw,
+            if channels == 4 {
+                raw
+            } else {
+                _mm256_shuffle_epi8(raw, RGB_TO_LANES.get())
+            },
+        )
+    } else {
+        let mut lanes = [0u32; 8];
+        for (l, px) in lanes
+            .iter_mut()
+            .zip(row[x * channels..(x + n) * channels].chunks_exact(channels))
+        {
+            *l = u32::from_le_bytes([px[0], px[1], px[2], 0]);
+        }
+        (_mm256_setzero_si256(), load_u32(&lanes))
+    };
+    let byte = _mm256_set1_epi32(0xff);
+    let rgb = [
+        _mm256_and_si256(lanes, byte),
+        _mm256_and_si256(_mm256_srli_epi32::<8>(lanes), byte),
+        _mm256_and_si256(_mm256_srli_epi32::<16>(lanes), byte),
+    ];
+    (raw, rgb)
+}
+
+/// Writes the R, G and B lanes `rgb` over the pixels that [`load_pixels`] read as `raw`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store_pixels(row: &mut [u8], x: usize, n: usize, channels: usize, raw: __m256i, rgb: [__m256i; 3]) {
+    let lanes = _mm256_or_si256(
+        _mm256_or_si256(rgb[0], _mm256_slli_epi32::<8>(rgb[1])),
+        _mm256_slli_epi32::<16>(rgb[2]),
+    );
+    if !has_room(row, x, channels) {
+        for (l, px) in to_array_u32(lanes)
+            .iter()
+            .zip(row[x * channels..(x + n) * channels].chunks_exact_mut(channels))
+        {
+            px[..3].copy_from_slice(&l.to_le_bytes()[..3]);
+        }
+        return;
+    }
+    // SAFETY (both): `has_room`.
+    if channels == 4 {
+        let alpha = _mm256_and_si256(raw, _mm256_set1_epi32(0xff00_0000u32 as i32));
+        unsafe { _mm256_storeu_si256(row.as_mut_ptr().add(x * 4).cast(), _mm256_or_si256(lanes, alpha)) };
+    } else {
+        // Each half's four pixels back to 12 bytes; its last four bytes as read (pixels 8–9 in the high half;
+        // in the low half pixels 4–5, which the high half's store then writes).
+        let bytes = _mm256_shuffle_epi8(lanes, LANES_TO_RGB.get());
+        let bytes = _mm256_blendv_epi8(bytes, raw, _mm256_setr_epi32(0, 0, 0, -1, 0, 0, 0, -1));
+        unsafe {
+            let p = row.as_mut_ptr().add(x * 3);
+            _mm_storeu_si128(p.cast(), _mm256_castsi256_si128(bytes));
+            _mm_storeu_si128(p.add(12).cast(), _mm256_extracti128_si256::<1>(bytes));
+        }
+    }
+}
+
+/// Whether the row holds the bytes that [`load_pixels`] reads at once from column `x`.
+#[inline]
+fn has_room(row: &[u8], x: usize, channels: usize) -> bool {
+    match channels {
+        4 => (x + 8) * 4 <= row.len(),
+        _ => x * 3 + 28 <= row.len(),
+    }
+}
+
+/// A byte shuffle, the same in both halves of a register.
+struct Shuffle([i8; 16]);
+
+impl Shuffle {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn get(&self) -> __m256i {
+        let p = self.0.as_ptr().cast();
+        // SAFETY: 16 bytes, read twice.
+        unsafe { _mm256_loadu2_m128i(p, p) }
+    }
+}
+
+const Z: i8 = -128;
+/// Each half's 12 bytes of four RGB pixels to one pixel per 32-bit lane, the top byte 0.
+const RGB_TO_LANES: Shuffle = Shuffle([0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10, 11, Z]);
+/// The inverse: each half's four pixels to its first 12 bytes.
+const LANES_TO_RGB: Shuffle = Shuffle([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, Z, Z, Z, Z]);
 
 /// 32 f32 values in four registers, read by lane index.
 struct Table32([__m256; 4]);
