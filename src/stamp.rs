@@ -20,12 +20,9 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::colour::{
-    darken_u8, decode_table, decode_table_16, invisible_darkening, linear_to_srgb, power_table, srgb_to_linear,
-};
+use crate::colour::{darken_u8, decode_table, decode_table_16, invisible_darkening, linear_to_srgb, srgb_to_linear};
 use crate::field::DensityField;
 use crate::params::Rgb8;
-use crate::pieces::Pieces;
 use crate::place::Impression;
 use crate::splat::{cover_row, CoverRow, MAX_RHO};
 use crate::stamp_veil::{highlight_share, unveiled_u8, veiled_from};
@@ -340,7 +337,6 @@ impl Kernel {
 /// The tables 8-bit stamping reads, and the kernel it runs.
 #[derive(Clone, Copy)]
 pub struct U8Tables {
-    power: &'static Pieces,
     decode: &'static [f32; 256],
     unveiled: &'static [f32; 256],
     /// The darkest weakest channel a highlight veils ([`veiled_from`]).
@@ -353,7 +349,6 @@ impl U8Tables {
     fn with_kernel(kernel: Kernel) -> Self {
         assert!(kernel.available(), "{kernel:?} does not run on this CPU");
         U8Tables {
-            power: power_table(),
             decode: decode_table(),
             unveiled: unveiled_u8(),
             veiled_from: veiled_from(),
@@ -377,7 +372,7 @@ impl Channel for u8 {
     }
     #[inline]
     fn darken(self, x: f32, t: U8Tables) -> u8 {
-        darken_u8(self, x, t.power, t.decode)
+        darken_u8(self, x, t.decode)
     }
     fn stamp_band<'p>(
         band: &mut [u8],

@@ -11,9 +11,9 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::{prefetch_band_below, prefetch_record, Prepared, U8Tables, RECORD_LOOKAHEAD};
-use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
+use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, POWER_END, POWER_OCTAVES, POWER_POLYNOMIAL};
 use crate::field::DensityField;
-use crate::pieces::{self, PIECES};
+use crate::pieces;
 
 /// Whether this CPU has AVX2.
 pub(super) fn available() -> bool {
@@ -35,11 +35,12 @@ pub(super) unsafe fn stamp_band<'p>(
     t: &U8Tables,
 ) {
     debug_assert!(channels == 3 || channels == 4);
-    let power = Pieces::load(t.power);
+    // SAFETY: 8 values.
+    let octaves = unsafe { _mm256_loadu_ps(POWER_OCTAVES.as_ptr()) };
     let mut ahead = impressions.clone().skip(RECORD_LOOKAHEAD);
     for p in impressions {
         prefetch_record(ahead.next());
-        impression(band, channels, field, rows.clone(), p, &power, t);
+        impression(band, channels, field, rows.clone(), p, octaves, t);
     }
 }
 
@@ -51,7 +52,7 @@ fn impression(
     field: &DensityField,
     rows: Range<usize>,
     p: &Prepared,
-    power: &Pieces,
+    octaves: __m256,
     t: &U8Tables,
 ) {
     let (w, top) = (field.width() as usize, rows.start);
@@ -120,9 +121,9 @@ fn impression(
             }
             // One call site per channel, each inlined.
             let out = [
-                darken(rgb[0], _mm256_mul_ps(k, absorb[0]), ok, power, t),
-                darken(rgb[1], _mm256_mul_ps(k, absorb[1]), ok, power, t),
-                darken(rgb[2], _mm256_mul_ps(k, absorb[2]), ok, power, t),
+                darken(rgb[0], _mm256_mul_ps(k, absorb[0]), ok, octaves, t),
+                darken(rgb[1], _mm256_mul_ps(k, absorb[1]), ok, octaves, t),
+                darken(rgb[2], _mm256_mul_ps(k, absorb[2]), ok, octaves, t),
             ];
             store_pixels(row, x, n, channels, raw, out);
         }
@@ -132,26 +133,45 @@ fn impression(
 /// `darken_u8(v, x)` in the lanes of `ok`, `v` in the others.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn darken(v: __m256i, x: __m256, ok: __m256, power: &Pieces, t: &U8Tables) -> __m256i {
-    let g = power.at(_mm256_mul_ps(x, _mm256_set1_ps(PIECES as f32)));
+fn darken(v: __m256i, x: __m256, ok: __m256, octaves: __m256, t: &U8Tables) -> __m256i {
+    let g = power(x, octaves);
     let offset = _mm256_set1_ps(OFFSET);
     let s = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v), offset), g), offset);
     // Nearest, ties to even, as `round_small`; never lighter.
     let mut out = _mm256_min_epi32(_mm256_cvtps_epi32(s), v);
     let dark = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(DARK_MAX as i32 + 1), v));
     let slow = _mm256_or_ps(
-        _mm256_or_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(TABLE_END)), dark),
+        _mm256_or_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(POWER_END)), dark),
         _mm256_cmp_ps::<_CMP_LT_OQ>(s, _mm256_set1_ps(KNEE)),
     );
     let slow = _mm256_movemask_ps(_mm256_and_ps(ok, slow));
     if slow != 0 {
         let (vs, xs, mut outs) = (to_array_u32(v), to_array_f32(x), to_array_u32(out));
         for lane in (0..8).filter(|lane| slow >> lane & 1 == 1) {
-            outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.power, t.decode) as u32;
+            outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.decode) as u32;
         }
         out = load_u32(&outs);
     }
     _mm256_blendv_epi8(v, out, _mm256_castps_si256(ok))
+}
+
+/// [`crate::colour::transmittance_power`] in every lane, `octaves` being [`POWER_OCTAVES`].
+#[inline]
+#[target_feature(enable = "avx2")]
+fn power(x: __m256, octaves: __m256) -> __m256 {
+    let bits = _mm256_castps_si256(_mm256_sub_ps(_mm256_set1_ps(1.0), x));
+    let octave = _mm256_sub_epi32(_mm256_set1_epi32(127), _mm256_srli_epi32::<23>(bits));
+    let mantissa = _mm256_and_si256(bits, _mm256_set1_epi32(0x007F_FFFF));
+    let t = _mm256_sub_ps(
+        _mm256_castsi256_ps(_mm256_or_si256(mantissa, _mm256_set1_epi32(0x3F80_0000))),
+        _mm256_set1_ps(1.0),
+    );
+    // Horner's rule, 1 + t·(c₁ + t·(c₂ + t·c₃)), in the scalar order.
+    let c = POWER_POLYNOMIAL;
+    let p = _mm256_add_ps(_mm256_set1_ps(c[1]), _mm256_mul_ps(t, _mm256_set1_ps(c[2])));
+    let p = _mm256_add_ps(_mm256_set1_ps(c[0]), _mm256_mul_ps(t, p));
+    let p = _mm256_add_ps(_mm256_set1_ps(1.0), _mm256_mul_ps(t, p));
+    _mm256_mul_ps(_mm256_permutevar8x32_ps(octaves, octave), p)
 }
 
 /// The field's levels at columns `x..x + n` (n ≤ 8) of a row, one per lane (0 past n).

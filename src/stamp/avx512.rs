@@ -14,9 +14,9 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::{prefetch_band_below, prefetch_record, Prepared, U8Tables, RECORD_LOOKAHEAD};
-use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, TABLE_END};
+use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, POWER_END, POWER_OCTAVES, POWER_POLYNOMIAL};
 use crate::field::DensityField;
-use crate::pieces::{self, PIECES};
+use crate::pieces;
 
 /// Whether this CPU has the AVX-512 subsets the kernel uses (byte permutes are AVX-512 VBMI).
 pub(super) fn available() -> bool {
@@ -210,9 +210,9 @@ impl Pieces {
     }
 }
 
-/// What every impression of a band shares: the power table and the byte permutes, in registers.
+/// What every impression of a band shares: the power's octaves and the byte permutes, in registers.
 struct Shared<'t> {
-    power: Pieces,
+    octaves: __m512,
     channels: usize,
     to_lanes: [__m512i; 3],
     from_red_green: __m512i,
@@ -227,7 +227,12 @@ impl<'t> Shared<'t> {
     fn new(t: &'t U8Tables, channels: usize) -> Self {
         let layout = &LAYOUTS[(channels == 4) as usize];
         Shared {
-            power: Pieces::load(t.power),
+            // Octaves 8–15 are never used (those lanes are past `POWER_END`, handed to `darken_u8`).
+            // SAFETY: 8 values, twice.
+            octaves: unsafe {
+                let o = _mm256_loadu_ps(POWER_OCTAVES.as_ptr());
+                _mm512_insertf32x8::<1>(_mm512_castps256_ps512(o), o)
+            },
             channels,
             to_lanes: [
                 load_bytes(&layout.to_lanes[0]),
@@ -390,7 +395,7 @@ impl<'s, 't> Kernel<'s, 't> {
         let slow = _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(
             ok,
             _mm512_max_ps(_mm512_max_ps(x[0], x[1]), x[2]),
-            _mm512_set1_ps(TABLE_END),
+            _mm512_set1_ps(POWER_END),
         ) | _mm512_mask_cmple_epu32_mask(ok, weakest, _mm512_set1_epi32(DARK_MAX as i32))
             | _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(
                 ok,
@@ -402,7 +407,7 @@ impl<'s, 't> Kernel<'s, 't> {
             for ch in 0..3 {
                 let (vs, xs, mut outs) = (to_array_u32(rgb[ch]), to_array_f32(x[ch]), to_array_u32(out[ch]));
                 for lane in (0..16).filter(|lane| slow >> lane & 1 == 1) {
-                    outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.power, t.decode) as u32;
+                    outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.decode) as u32;
                 }
                 // SAFETY: 16 values.
                 out[ch] = unsafe { _mm512_loadu_si512(outs.as_ptr().cast()) };
@@ -415,12 +420,31 @@ impl<'s, 't> Kernel<'s, 't> {
         ]
     }
 
+    /// [`crate::colour::transmittance_power`] in every lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn power(&self, x: __m512) -> __m512 {
+        let bits = _mm512_castps_si512(_mm512_sub_ps(_mm512_set1_ps(1.0), x));
+        let octave = _mm512_sub_epi32(_mm512_set1_epi32(127), _mm512_srli_epi32::<23>(bits));
+        let mantissa = _mm512_and_si512(bits, _mm512_set1_epi32(0x007F_FFFF));
+        let t = _mm512_sub_ps(
+            _mm512_castsi512_ps(_mm512_or_si512(mantissa, _mm512_set1_epi32(0x3F80_0000))),
+            _mm512_set1_ps(1.0),
+        );
+        // Horner's rule, 1 + t·(c₁ + t·(c₂ + t·c₃)), in the scalar order.
+        let c = POWER_POLYNOMIAL;
+        let p = _mm512_add_ps(_mm512_set1_ps(c[1]), _mm512_mul_ps(t, _mm512_set1_ps(c[2])));
+        let p = _mm512_add_ps(_mm512_set1_ps(c[0]), _mm512_mul_ps(t, p));
+        let p = _mm512_add_ps(_mm512_set1_ps(1.0), _mm512_mul_ps(t, p));
+        _mm512_mul_ps(_mm512_permutexvar_ps(octave, self.shared.octaves), p)
+    }
+
     /// `darken_u8(v, x)` on its power segment for every lane, never lighter than `v`, and the unrounded
     /// result there (which says whether the lane belongs on the linear segment instead).
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn darken(&self, v: __m512i, x: __m512) -> (__m512i, __m512) {
-        let g = self.shared.power.at(_mm512_mul_ps(x, _mm512_set1_ps(PIECES as f32)));
+        let g = self.power(x);
         let offset = _mm512_set1_ps(OFFSET);
         let s = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(v), offset), g), offset);
         // Nearest, ties to even, as `round_small`; never lighter.
