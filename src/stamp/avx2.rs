@@ -72,7 +72,11 @@ fn impression(
         _mm256_set1_ps(p.absorb[2]),
     ];
     let iota = _mm256_setr_ps(0., 1., 2., 3., 4., 5., 6., 7.);
-    let dx0 = _mm256_set1_ps(columns.start as f32 + 0.5 - p.cx);
+    // The scalar kernel's dx0 + i, as in `avx512.rs`: exact, being small multiples of cx's last bit.
+    let dx0 = _mm256_add_ps(_mm256_set1_ps(columns.start as f32 + 0.5 - p.cx), iota);
+    let (eight, width) = (_mm256_set1_ps(8.0), _mm256_set1_ps(columns.len() as f32));
+    // Whether every step's pixels (and levels) can be read and written at once: all but near the right edge.
+    let at_once = has_room(w, columns.start + (columns.len() - 1) / 8 * 8, channels);
     let stride = w * channels;
     for y in p.rows(rows) {
         let (qxy, qy) = p.row_terms(y);
@@ -80,18 +84,21 @@ fn impression(
         let row = &mut band[(y - top) * stride..(y - top + 1) * stride];
         let levels = field.row(y as u32);
         prefetch_band_below(row.as_ptr(), levels.as_ptr(), &columns, channels, w);
-        for offset in (0..columns.len()).step_by(8) {
-            let (x, n) = (columns.start + offset, (columns.len() - offset).min(8));
-            // The scalar kernel's dx0 + i, as in `avx512.rs`: exact small integers apart.
-            let dx = _mm256_add_ps(_mm256_add_ps(dx0, _mm256_set1_ps(offset as f32)), iota);
+        // The lanes' dx and, for `in_row`, the columns left from each step's first: kept as floats.
+        let (mut dx, mut left) = (dx0, width);
+        for x in columns.clone().step_by(8) {
+            let n = (columns.end - x).min(8);
+            let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, left);
+            let lanes_dx = dx;
+            (dx, left) = (_mm256_add_ps(dx, eight), _mm256_sub_ps(left, eight));
+            let dx = lanes_dx;
             let u = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, dx), qxy), dx), qy);
             let u = _mm256_max_ps(u, _mm256_setzero_ps());
-            let lane_levels = load_levels(levels, x, n);
+            let lane_levels = load_levels(levels, x, n, at_once);
             let treated = _mm256_xor_ps(
                 _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane_levels, _mm256_setzero_si256())),
                 _mm256_castsi256_ps(_mm256_set1_epi32(-1)),
             );
-            let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, _mm256_set1_ps(n as f32));
             let inside = _mm256_and_ps(_mm256_and_ps(in_row, treated), _mm256_cmp_ps::<_CMP_LT_OQ>(u, reach));
             if _mm256_movemask_ps(inside) == 0 {
                 continue;
@@ -101,7 +108,13 @@ fn impression(
             if _mm256_movemask_ps(ok) == 0 {
                 continue;
             }
-            let (raw, rgb) = load_pixels(row, x, n, channels);
+            let (raw, lanes) = load_pixels(row, x, n, channels, at_once);
+            let byte = _mm256_set1_epi32(0xff);
+            let rgb = [
+                _mm256_and_si256(lanes, byte),
+                _mm256_and_si256(_mm256_srli_epi32::<8>(lanes), byte),
+                _mm256_and_si256(_mm256_srli_epi32::<16>(lanes), byte),
+            ];
             // The highlight's veil, from the scalar table, for the lanes bright enough to have one.
             let weakest = _mm256_min_epu32(_mm256_min_epu32(rgb[0], rgb[1]), rgb[2]);
             let bright = _mm256_and_ps(
@@ -119,40 +132,86 @@ fn impression(
                 // SAFETY: 8 values.
                 k = _mm256_mul_ps(cover, unsafe { _mm256_loadu_ps(veil.as_ptr()) });
             }
-            // One call site per channel, each inlined.
-            let out = [
-                darken(rgb[0], _mm256_mul_ps(k, absorb[0]), ok, octaves, t),
-                darken(rgb[1], _mm256_mul_ps(k, absorb[1]), ok, octaves, t),
-                darken(rgb[2], _mm256_mul_ps(k, absorb[2]), ok, octaves, t),
+            let darkening = [
+                _mm256_mul_ps(k, absorb[0]),
+                _mm256_mul_ps(k, absorb[1]),
+                _mm256_mul_ps(k, absorb[2]),
             ];
-            store_pixels(row, x, n, channels, raw, out);
+            let out = darken(rgb, darkening, ok, weakest, octaves, t);
+            let out = _mm256_or_si256(
+                _mm256_or_si256(out[0], _mm256_slli_epi32::<8>(out[1])),
+                _mm256_slli_epi32::<16>(out[2]),
+            );
+            store_pixels(
+                row,
+                x,
+                n,
+                channels,
+                raw,
+                _mm256_blendv_epi8(lanes, out, _mm256_castps_si256(ok)),
+                at_once,
+            );
         }
     }
 }
 
-/// `darken_u8(v, x)` in the lanes of `ok`, `v` in the others.
+/// `darken_u8(v, x)` for each channel's values `v` and darkenings `x`, in the lanes of `ok` (any value in the
+/// others); `weakest` is each lane's smallest value.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn darken(v: __m256i, x: __m256, ok: __m256, octaves: __m256, t: &U8Tables) -> __m256i {
-    let g = power(x, octaves);
+fn darken(
+    v: [__m256i; 3],
+    x: [__m256; 3],
+    ok: __m256,
+    weakest: __m256i,
+    octaves: __m256,
+    t: &U8Tables,
+) -> [__m256i; 3] {
     let offset = _mm256_set1_ps(OFFSET);
-    let s = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v), offset), g), offset);
+    // (Written out rather than mapped: a closure would not inherit the target features.)
+    let s = [
+        _mm256_sub_ps(
+            _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v[0]), offset), power(x[0], octaves)),
+            offset,
+        ),
+        _mm256_sub_ps(
+            _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v[1]), offset), power(x[1], octaves)),
+            offset,
+        ),
+        _mm256_sub_ps(
+            _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v[2]), offset), power(x[2], octaves)),
+            offset,
+        ),
+    ];
     // Nearest, ties to even, as `round_small`; never lighter.
-    let mut out = _mm256_min_epi32(_mm256_cvtps_epi32(s), v);
-    let dark = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(DARK_MAX as i32 + 1), v));
-    let slow = _mm256_or_ps(
-        _mm256_or_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(POWER_END)), dark),
-        _mm256_cmp_ps::<_CMP_LT_OQ>(s, _mm256_set1_ps(KNEE)),
+    let mut out = [
+        _mm256_min_epi32(_mm256_cvtps_epi32(s[0]), v[0]),
+        _mm256_min_epi32(_mm256_cvtps_epi32(s[1]), v[1]),
+        _mm256_min_epi32(_mm256_cvtps_epi32(s[2]), v[2]),
+    ];
+    // Lanes where any channel needs another branch of `darken_u8`: past the power's octaves, or the value or
+    // the result on sRGB's linear segment. All three channels of those lanes go through it (for the others it
+    // gives what was computed here), as in `avx512.rs`.
+    let past_power = _mm256_cmp_ps::<_CMP_GE_OQ>(
+        _mm256_max_ps(_mm256_max_ps(x[0], x[1]), x[2]),
+        _mm256_set1_ps(POWER_END),
     );
-    let slow = _mm256_movemask_ps(_mm256_and_ps(ok, slow));
+    let dark = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(DARK_MAX as i32 + 1), weakest));
+    let below_knee = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_min_ps(_mm256_min_ps(s[0], s[1]), s[2]), _mm256_set1_ps(KNEE));
+    let slow = _mm256_movemask_ps(_mm256_and_ps(
+        ok,
+        _mm256_or_ps(_mm256_or_ps(past_power, dark), below_knee),
+    ));
     if slow != 0 {
-        let (vs, xs, mut outs) = (to_array_u32(v), to_array_f32(x), to_array_u32(out));
-        for lane in (0..8).filter(|lane| slow >> lane & 1 == 1) {
-            outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.decode) as u32;
+        for ch in 0..3 {
+            let (vs, xs, mut outs) = (to_array_u32(v[ch]), to_array_f32(x[ch]), to_array_u32(out[ch]));
+            for lane in (0..8).filter(|lane| slow >> lane & 1 == 1) {
+                outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.decode) as u32;
+            }
+            out[ch] = load_u32(&outs);
         }
-        out = load_u32(&outs);
     }
-    _mm256_blendv_epi8(v, out, _mm256_castps_si256(ok))
+    out
 }
 
 /// [`crate::colour::transmittance_power`] in every lane, `octaves` being [`POWER_OCTAVES`].
@@ -174,14 +233,15 @@ fn power(x: __m256, octaves: __m256) -> __m256 {
     _mm256_mul_ps(_mm256_permutevar8x32_ps(octaves, octave), p)
 }
 
-/// The field's levels at columns `x..x + n` (n ≤ 8) of a row, one per lane (0 past n).
+/// The field's levels at columns `x..x + n` (n ≤ 8) of a row, one per lane (0 past n); `at_once` says that
+/// the row has room for eight ([`has_room`]).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_levels(levels: &[u8], x: usize, n: usize) -> __m256i {
-    if x + 8 <= levels.len() {
-        // SAFETY: the 8 bytes are in the row.
-        let bytes = unsafe { _mm_loadl_epi64(levels.as_ptr().add(x).cast()) };
-        return _mm256_cvtepu8_epi32(bytes);
+fn load_levels(levels: &[u8], x: usize, n: usize, at_once: bool) -> __m256i {
+    if at_once {
+        let eight = &levels[x..x + 8];
+        // SAFETY: 8 bytes.
+        return _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(eight.as_ptr().cast()) });
     }
     let mut lanes = [0u32; 8];
     for (l, &v) in lanes.iter_mut().zip(&levels[x..x + n]) {
@@ -190,19 +250,20 @@ fn load_levels(levels: &[u8], x: usize, n: usize) -> __m256i {
     load_u32(&lanes)
 }
 
-/// The pixels at columns `x..x + n` (n ≤ 8) of an interleaved row, as their R, G and B lanes, and the bytes
-/// as read, which [`store_pixels`] needs back.
+/// The pixels at columns `x..x + n` (n ≤ 8) of an interleaved row: the bytes as read, which [`store_pixels`]
+/// needs back, and one pixel per 32-bit lane (R in the low byte, then G, B and, with 4 channels, alpha).
 ///
 /// Where the row has room, 32 bytes (4 channels) or two overlapping 16 (3 channels: pixels 0–3 at x, 4–7 at
 /// x + 4, which reads up to pixel 9) are loaded and spread to one pixel per lane by a byte shuffle; near the
-/// row's end, one pixel at a time.
+/// row's end (`at_once` false, see [`has_room`]), one pixel at a time.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_pixels(row: &[u8], x: usize, n: usize, channels: usize) -> (__m256i, [__m256i; 3]) {
-    let (raw, lanes) = if has_room(row, x, channels) {
-        // SAFETY: `has_room`.
+fn load_pixels(row: &[u8], x: usize, n: usize, channels: usize, at_once: bool) -> (__m256i, __m256i) {
+    let (raw, lanes) = if at_once {
+        let bytes = &row[x * channels..x * channels + room(channels)];
+        // SAFETY: `room` bytes: 32, or 28 read as the 16 at 0 and the 16 at 12.
         let raw = unsafe {
-            let p = row.as_ptr().add(x * channels);
+            let p = bytes.as_ptr();
             match channels {
                 4 => _mm256_loadu_si256(p.cast()),
                 _ => _mm256_loadu2_m128i(p.add(12).cast(), p.cast()),
@@ -226,24 +287,15 @@ fn load_pixels(row: &[u8], x: usize, n: usize, channels: usize) -> (__m256i, [__
         }
         (_mm256_setzero_si256(), load_u32(&lanes))
     };
-    let byte = _mm256_set1_epi32(0xff);
-    let rgb = [
-        _mm256_and_si256(lanes, byte),
-        _mm256_and_si256(_mm256_srli_epi32::<8>(lanes), byte),
-        _mm256_and_si256(_mm256_srli_epi32::<16>(lanes), byte),
-    ];
-    (raw, rgb)
+    (raw, lanes)
 }
 
-/// Writes the R, G and B lanes `rgb` over the pixels that [`load_pixels`] read as `raw`.
+/// Writes `lanes`, one pixel each as [`load_pixels`] gives them (the alpha kept from `raw`), over the pixels
+/// it read as `raw`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn store_pixels(row: &mut [u8], x: usize, n: usize, channels: usize, raw: __m256i, rgb: [__m256i; 3]) {
-    let lanes = _mm256_or_si256(
-        _mm256_or_si256(rgb[0], _mm256_slli_epi32::<8>(rgb[1])),
-        _mm256_slli_epi32::<16>(rgb[2]),
-    );
-    if !has_room(row, x, channels) {
+fn store_pixels(row: &mut [u8], x: usize, n: usize, channels: usize, raw: __m256i, lanes: __m256i, at_once: bool) {
+    if !at_once {
         for (l, px) in to_array_u32(lanes)
             .iter()
             .zip(row[x * channels..(x + n) * channels].chunks_exact_mut(channels))
@@ -252,30 +304,39 @@ fn store_pixels(row: &mut [u8], x: usize, n: usize, channels: usize, raw: __m256
         }
         return;
     }
-    // SAFETY (both): `has_room`.
+    let out = &mut row[x * channels..x * channels + room(channels)];
+    // SAFETY (both): as in `load_pixels`.
     if channels == 4 {
         let alpha = _mm256_and_si256(raw, _mm256_set1_epi32(0xff00_0000u32 as i32));
-        unsafe { _mm256_storeu_si256(row.as_mut_ptr().add(x * 4).cast(), _mm256_or_si256(lanes, alpha)) };
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_or_si256(lanes, alpha)) };
     } else {
         // Each half's four pixels back to 12 bytes; its last four bytes as read (pixels 8–9 in the high half;
         // in the low half pixels 4–5, which the high half's store then writes).
         let bytes = _mm256_shuffle_epi8(lanes, LANES_TO_RGB.get());
         let bytes = _mm256_blendv_epi8(bytes, raw, _mm256_setr_epi32(0, 0, 0, -1, 0, 0, 0, -1));
+        let p = out.as_mut_ptr();
         unsafe {
-            let p = row.as_mut_ptr().add(x * 3);
             _mm_storeu_si128(p.cast(), _mm256_castsi256_si128(bytes));
             _mm_storeu_si128(p.add(12).cast(), _mm256_extracti128_si256::<1>(bytes));
         }
     }
 }
 
-/// Whether the row holds the bytes that [`load_pixels`] reads at once from column `x`.
+/// The bytes [`load_pixels`] reads at once: eight pixels, or with 3 channels two overlapping 16 (28 bytes).
 #[inline]
-fn has_room(row: &[u8], x: usize, channels: usize) -> bool {
-    match channels {
-        4 => (x + 8) * 4 <= row.len(),
-        _ => x * 3 + 28 <= row.len(),
+fn room(channels: usize) -> usize {
+    if channels == 4 {
+        32
+    } else {
+        28
     }
+}
+
+/// Whether a row `w` pixels wide holds the [`room`] bytes at column `x` (and with them the eight levels
+/// [`load_levels`] reads).
+#[inline]
+fn has_room(w: usize, x: usize, channels: usize) -> bool {
+    x * channels + room(channels) <= w * channels
 }
 
 /// A byte shuffle, the same in both halves of a register.
