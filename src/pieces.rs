@@ -1,7 +1,6 @@
-//! 32 quadratic pieces: the table form of the impressions' coverage profile (`splat::CoverRow`) and of the
-//! sRGB power that darkening reads (`colour::power_table`). Small enough to sit in SIMD registers (one
-//! AVX-512 two-register permute per coefficient), and [`Pieces::at`] is what the SIMD stamping kernels do
-//! lane for lane.
+//! 32 quadratic pieces: the table form of the impressions' coverage profile (`splat::CoverRow`). Small
+//! enough to sit in SIMD registers (one AVX-512 two-register permute per coefficient), and [`Pieces::at`] is
+//! what the SIMD stamping kernels do lane for lane.
 
 /// Pieces in a table.
 pub const PIECES: usize = 32;

@@ -806,7 +806,7 @@ mod tests {
         if kernels.len() < 2 {
             eprintln!("this CPU has no SIMD kernel: only the scalar kernel runs here");
         }
-        // Every branch: black pigment at full opacity on wide impressions (darkening past the power table),
+        // Every branch: black pigment at full opacity on wide impressions (darkening past the power's octaves),
         // sRGB's linear segment (values up to 10, and results that fall into it), highlights (veiled), rows
         // wider than eight pixels, impressions cut by the image's edges, and zero levels in the field.
         let (w, h) = (157u32, 61u32);

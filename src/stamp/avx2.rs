@@ -3,9 +3,11 @@
 //!
 //! The same contract as `avx512.rs`: lane for lane the scalar kernel's operations on the same f32 values in
 //! the same order, with the rare lanes that need another branch handed to [`darken_u8`], so all three kernels
-//! give the same bytes (the test in `stamp.rs` compares them). AVX2 has neither two-register permutes nor
-//! byte-masked loads, so a 32-entry table is read with four eight-entry permutes and two blends, and a row's
-//! pixels are gathered into channel lanes by plain loops.
+//! give the same bytes (the test in `stamp.rs` compares them). AVX2 has no two-register permutes, so the
+//! coverage profile's 32-entry tables are read with four eight-entry permutes and three blends (the power of
+//! darkening needs one permute: `colour::transmittance_power`). Nor has it byte-masked loads: eight pixels
+//! are read and written as 28 or 32 bytes where the row has room (all but the last pixels of a row), spread
+//! to one pixel per lane by a byte shuffle, and one by one at the row's end.
 
 use std::arch::x86_64::*;
 use std::ops::Range;
