@@ -89,12 +89,11 @@ fn impression(
         // The lanes' dx and, for `in_row`, the columns left from each step's first: kept as floats.
         let (mut dx, mut left) = (dx0, width);
         for x in columns.clone().step_by(8) {
-            let n = (columns.end - x).min(8);
+            let (n, lane_dx) = ((columns.end - x).min(8), dx);
             let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, left);
-            let lanes_dx = dx;
             (dx, left) = (_mm256_add_ps(dx, eight), _mm256_sub_ps(left, eight));
-            let dx = lanes_dx;
-            let u = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, dx), qxy), dx), qy);
+            let u = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, lane_dx), qxy), lane_dx);
+            let u = _mm256_add_ps(u, qy);
             let u = _mm256_max_ps(u, _mm256_setzero_ps());
             let lane_levels = load_levels(levels, x, n, at_once);
             let treated = _mm256_xor_ps(
