@@ -227,12 +227,9 @@ impl<'t> Shared<'t> {
     fn new(t: &'t U8Tables, channels: usize) -> Self {
         let layout = &LAYOUTS[(channels == 4) as usize];
         Shared {
-            // Octaves 8–15 are never used (those lanes are past `POWER_END`, handed to `darken_u8`).
-            // SAFETY: 8 values, twice.
-            octaves: unsafe {
-                let o = _mm256_loadu_ps(POWER_OCTAVES.as_ptr());
-                _mm512_insertf32x8::<1>(_mm512_castps256_ps512(o), o)
-            },
+            // Indices 8–15 (zero here) are never used: those lanes are past `POWER_END`, handed to `darken_u8`.
+            // SAFETY: 8 values.
+            octaves: _mm512_zextps256_ps512(unsafe { _mm256_loadu_ps(POWER_OCTAVES.as_ptr()) }),
             channels,
             to_lanes: [
                 load_bytes(&layout.to_lanes[0]),
