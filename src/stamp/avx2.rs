@@ -37,31 +37,46 @@ pub(super) unsafe fn stamp_band<'p>(
     t: &U8Tables,
 ) {
     debug_assert!(channels == 3 || channels == 4);
+    debug_assert_eq!(band.len(), rows.len() * field.width() as usize * channels);
     // SAFETY: 8 values.
     let octaves = unsafe { _mm256_loadu_ps(POWER_OCTAVES.as_ptr()) };
     let mut ahead = impressions.clone().skip(RECORD_LOOKAHEAD);
+    let w = field.width() as usize;
     for p in impressions {
         prefetch_record(ahead.next());
-        impression(band, channels, field, rows.clone(), p, octaves, t);
+        let columns = p.columns(w);
+        if columns.is_empty() {
+            continue;
+        }
+        // Whether every step's pixels (and levels) can be read and written at once: all but near the right
+        // edge. Decided per impression, so that each of the four loops below has one path.
+        let last = columns.start + (columns.len() - 1) / 8 * 8;
+        let at_once = has_room(w, last, channels);
+        let (band, rows) = (&mut *band, rows.clone());
+        match (channels, at_once) {
+            (3, true) => impression::<3, true>(band, field, rows, p, columns, octaves, t),
+            (3, false) => impression::<3, false>(band, field, rows, p, columns, octaves, t),
+            (_, true) => impression::<4, true>(band, field, rows, p, columns, octaves, t),
+            (_, false) => impression::<4, false>(band, field, rows, p, columns, octaves, t),
+        }
     }
 }
 
-/// One impression over its ellipse's box, each pixel decided by its own u (as in `avx512.rs`).
+/// One impression over its ellipse's box, `columns` (not empty), each pixel decided by its own u (as in
+/// `avx512.rs`), `C` channels to a pixel. `AT_ONCE`: every step's pixels and levels are read and written as
+/// vectors, the row having room for them ([`has_room`] at the last step), else one by one.
+#[inline]
 #[target_feature(enable = "avx2")]
-fn impression(
+fn impression<const C: usize, const AT_ONCE: bool>(
     band: &mut [u8],
-    channels: usize,
     field: &DensityField,
     rows: Range<usize>,
     p: &Prepared,
+    columns: Range<usize>,
     octaves: __m256,
     t: &U8Tables,
 ) {
     let (w, top) = (field.width() as usize, rows.start);
-    let columns = p.columns(w);
-    if columns.is_empty() {
-        return;
-    }
     let cover_pieces = Pieces::load(&p.cover.pieces);
     let (qa, reach, min_cover) = (
         _mm256_set1_ps(p.qa),
@@ -77,30 +92,41 @@ fn impression(
     // The scalar kernel's dx0 + i, as in `avx512.rs`: exact, being small multiples of cx's last bit.
     let dx0 = _mm256_add_ps(_mm256_set1_ps(columns.start as f32 + 0.5 - p.cx), iota);
     let (eight, width) = (_mm256_set1_ps(8.0), _mm256_set1_ps(columns.len() as f32));
-    // Whether every step's pixels (and levels) can be read and written at once: all but near the right edge.
-    let at_once = has_room(w, columns.start + (columns.len() - 1) / 8 * 8, channels);
-    let stride = w * channels;
+    let steps = columns.len().div_ceil(8);
+    // The bytes of a row the steps read and write: the columns, and with `AT_ONCE` the room past the last
+    // step's first pixel. Sliced once per row, so each step's reads are within it by construction.
+    let (first, bytes) = (
+        columns.start * C,
+        if AT_ONCE {
+            (steps - 1) * 8 * C + room(C)
+        } else {
+            columns.len() * C
+        },
+    );
+    let level_count = if AT_ONCE { steps * 8 } else { columns.len() };
+    let stride = w * C;
     for y in p.rows(rows) {
         let (qxy, qy) = p.row_terms(y);
         let (qxy, qy) = (_mm256_set1_ps(qxy), _mm256_set1_ps(qy));
-        let row = &mut band[(y - top) * stride..(y - top + 1) * stride];
-        let levels = field.row(y as u32);
-        prefetch_band_below(row.as_ptr(), levels.as_ptr(), &columns, channels, w);
+        let row_start = (y - top) * stride;
+        prefetch_band_below(band[row_start..].as_ptr(), field.row(y as u32).as_ptr(), &columns, C, w);
+        let pixels = &mut band[row_start + first..row_start + first + bytes];
+        let levels = &field.row(y as u32)[columns.start..columns.start + level_count];
         // The lanes' dx and, for `in_row`, the columns left from each step's first: kept as floats.
         let (mut dx, mut left) = (dx0, width);
-        for x in columns.clone().step_by(8) {
-            let (n, lane_dx) = ((columns.end - x).min(8), dx);
-            let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, left);
+        for step in 0..steps {
+            let (lane_dx, lane_left) = (dx, left);
             (dx, left) = (_mm256_add_ps(dx, eight), _mm256_sub_ps(left, eight));
+            // The step's first pixel, from the columns' first.
+            let x = step * 8;
+            let n = if AT_ONCE { 8 } else { (columns.len() - x).min(8) };
+            let in_row = _mm256_cmp_ps::<_CMP_LT_OQ>(iota, lane_left);
             let u = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, lane_dx), qxy), lane_dx);
             let u = _mm256_add_ps(u, qy);
             let u = _mm256_max_ps(u, _mm256_setzero_ps());
-            let lane_levels = load_levels(levels, x, n, at_once);
-            let treated = _mm256_xor_ps(
-                _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane_levels, _mm256_setzero_si256())),
-                _mm256_castsi256_ps(_mm256_set1_epi32(-1)),
-            );
-            let inside = _mm256_and_ps(_mm256_and_ps(in_row, treated), _mm256_cmp_ps::<_CMP_LT_OQ>(u, reach));
+            let lane_levels = load_levels::<AT_ONCE>(levels, x, n);
+            let untreated = _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane_levels, _mm256_setzero_si256()));
+            let inside = _mm256_andnot_ps(untreated, _mm256_and_ps(in_row, _mm256_cmp_ps::<_CMP_LT_OQ>(u, reach)));
             if _mm256_movemask_ps(inside) == 0 {
                 continue;
             }
@@ -109,7 +135,7 @@ fn impression(
             if _mm256_movemask_ps(ok) == 0 {
                 continue;
             }
-            let (raw, lanes) = load_pixels(row, x, n, channels, at_once);
+            let (raw, lanes) = load_pixels::<C, AT_ONCE>(pixels, x, n);
             let byte = _mm256_set1_epi32(0xff);
             let rgb = [
                 _mm256_and_si256(lanes, byte),
@@ -138,19 +164,17 @@ fn impression(
                 _mm256_mul_ps(k, absorb[1]),
                 _mm256_mul_ps(k, absorb[2]),
             ];
-            let out = darken(rgb, darkening, ok, weakest, octaves, t);
+            let out = darken::<C, AT_ONCE>(rgb, darkening, ok, weakest, octaves, t);
             let out = _mm256_or_si256(
                 _mm256_or_si256(out[0], _mm256_slli_epi32::<8>(out[1])),
                 _mm256_slli_epi32::<16>(out[2]),
             );
-            store_pixels(
-                row,
+            store_pixels::<C, AT_ONCE>(
+                pixels,
                 x,
                 n,
-                channels,
                 raw,
                 _mm256_blendv_epi8(lanes, out, _mm256_castps_si256(ok)),
-                at_once,
             );
         }
     }
@@ -158,9 +182,13 @@ fn impression(
 
 /// `darken_u8(v, x)` for each channel's values `v` and darkenings `x`, in the lanes of `ok` (any value in the
 /// others); `weakest` is each lane's smallest value.
+///
+/// Generic only over its caller's constants, so that each of the four `impression`s calls its own copy: LLVM
+/// inlines a private function into its only caller whatever its size, and a shared `darken` (four callers)
+/// was left out of line, costing each step a call and its arguments through memory (+8 % instructions).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn darken(
+fn darken<const C: usize, const AT_ONCE: bool>(
     v: [__m256i; 3],
     x: [__m256; 3],
     ok: __m256,
@@ -234,15 +262,15 @@ fn power(x: __m256, octaves: __m256) -> __m256 {
     _mm256_mul_ps(_mm256_permutevar8x32_ps(octaves, octave), p)
 }
 
-/// The field's levels at columns `x..x + n` (n ≤ 8) of a row, one per lane (0 past n); `at_once` says that
-/// the row has room for eight ([`has_room`]).
+/// The levels at `x..x + n` (n ≤ 8) of a row's `levels`, one per lane (0 past n). With `AT_ONCE`, n is 8 and
+/// `levels` holds them.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_levels(levels: &[u8], x: usize, n: usize, at_once: bool) -> __m256i {
-    if at_once {
-        let eight = &levels[x..x + 8];
-        // SAFETY: 8 bytes.
-        return _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(eight.as_ptr().cast()) });
+fn load_levels<const AT_ONCE: bool>(levels: &[u8], x: usize, n: usize) -> __m256i {
+    if AT_ONCE {
+        debug_assert!(x + 8 <= levels.len());
+        // SAFETY: the row's levels for the steps of `impression` hold eight at each step's x.
+        return _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(levels.as_ptr().add(x).cast()) });
     }
     let mut lanes = [0u32; 8];
     for (l, &v) in lanes.iter_mut().zip(&levels[x..x + n]) {
@@ -251,71 +279,73 @@ fn load_levels(levels: &[u8], x: usize, n: usize, at_once: bool) -> __m256i {
     load_u32(&lanes)
 }
 
-/// The pixels at columns `x..x + n` (n ≤ 8) of an interleaved row: the bytes as read, which [`store_pixels`]
-/// needs back, and one pixel per 32-bit lane (R in the low byte, then G, B and, with 4 channels, alpha).
+/// The `C`-channel pixels at `x..x + n` (n ≤ 8) of a row's `pixels`: the bytes as read, which
+/// [`store_pixels`] needs back, and one pixel per 32-bit lane (R in the low byte, then G, B and, with 4
+/// channels, alpha).
 ///
-/// Where the row has room, 32 bytes (4 channels) or two overlapping 16 (3 channels: pixels 0–3 at x, 4–7 at
-/// x + 4, which reads up to pixel 9) are loaded and spread to one pixel per lane by a byte shuffle; near the
-/// row's end (`at_once` false, see [`has_room`]), one pixel at a time.
+/// With `AT_ONCE` (n is 8 and `pixels` holds the [`room`] bytes at x), 32 bytes (4 channels) or two
+/// overlapping 16 (3 channels: pixels 0–3 at x, 4–7 at x + 4, which reads up to pixel 9) are loaded and spread
+/// to one pixel per lane by a byte shuffle; otherwise (near the row's end), one pixel at a time.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_pixels(row: &[u8], x: usize, n: usize, channels: usize, at_once: bool) -> (__m256i, __m256i) {
-    let (raw, lanes) = if at_once {
-        let bytes = &row[x * channels..x * channels + room(channels)];
-        // SAFETY: `room` bytes: 32, or 28 read as the 16 at 0 and the 16 at 12.
+fn load_pixels<const C: usize, const AT_ONCE: bool>(pixels: &[u8], x: usize, n: usize) -> (__m256i, __m256i) {
+    if AT_ONCE {
+        debug_assert!(x * C + room(C) <= pixels.len());
+        // SAFETY: `room` bytes at x, which `impression` sliced the row to hold: 32, or 28 read as the 16 at 0
+        // and the 16 at 12.
         let raw = unsafe {
-            let p = bytes.as_ptr();
-            match channels {
-                4 => _mm256_loadu_si256(p.cast()),
-                _ => _mm256_loadu2_m128i(p.add(12).cast(), p.cast()),
+            let p = pixels.as_ptr().add(x * C);
+            if C == 4 {
+                _mm256_loadu_si256(p.cast())
+            } else {
+                _mm256_loadu2_m128i(p.add(12).cast(), p.cast())
             }
         };
-        (
-            raw,
-            if channels == 4 {
-                raw
-            } else {
-                _mm256_shuffle_epi8(raw, RGB_TO_LANES.get())
-            },
-        )
-    } else {
-        let mut lanes = [0u32; 8];
-        for (l, px) in lanes
-            .iter_mut()
-            .zip(row[x * channels..(x + n) * channels].chunks_exact(channels))
-        {
-            *l = u32::from_le_bytes([px[0], px[1], px[2], 0]);
-        }
-        (_mm256_setzero_si256(), load_u32(&lanes))
-    };
-    (raw, lanes)
+        let lanes = if C == 4 {
+            raw
+        } else {
+            _mm256_shuffle_epi8(raw, RGB_TO_LANES.get())
+        };
+        return (raw, lanes);
+    }
+    let mut lanes = [0u32; 8];
+    for (l, px) in lanes.iter_mut().zip(pixels[x * C..(x + n) * C].chunks_exact(C)) {
+        *l = u32::from_le_bytes([px[0], px[1], px[2], 0]);
+    }
+    (_mm256_setzero_si256(), load_u32(&lanes))
 }
 
 /// Writes `lanes`, one pixel each as [`load_pixels`] gives them (the alpha kept from `raw`), over the pixels
 /// it read as `raw`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn store_pixels(row: &mut [u8], x: usize, n: usize, channels: usize, raw: __m256i, lanes: __m256i, at_once: bool) {
-    if !at_once {
+fn store_pixels<const C: usize, const AT_ONCE: bool>(
+    pixels: &mut [u8],
+    x: usize,
+    n: usize,
+    raw: __m256i,
+    lanes: __m256i,
+) {
+    if !AT_ONCE {
         for (l, px) in to_array_u32(lanes)
             .iter()
-            .zip(row[x * channels..(x + n) * channels].chunks_exact_mut(channels))
+            .zip(pixels[x * C..(x + n) * C].chunks_exact_mut(C))
         {
             px[..3].copy_from_slice(&l.to_le_bytes()[..3]);
         }
         return;
     }
-    let out = &mut row[x * channels..x * channels + room(channels)];
+    debug_assert!(x * C + room(C) <= pixels.len());
     // SAFETY (both): as in `load_pixels`.
-    if channels == 4 {
+    let p = unsafe { pixels.as_mut_ptr().add(x * C) };
+    if C == 4 {
         let alpha = _mm256_and_si256(raw, _mm256_set1_epi32(0xff00_0000u32 as i32));
-        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_or_si256(lanes, alpha)) };
+        unsafe { _mm256_storeu_si256(p.cast(), _mm256_or_si256(lanes, alpha)) };
     } else {
         // Each half's four pixels back to 12 bytes; its last four bytes as read (pixels 8–9 in the high half;
         // in the low half pixels 4–5, which the high half's store then writes).
         let bytes = _mm256_shuffle_epi8(lanes, LANES_TO_RGB.get());
         let bytes = _mm256_blendv_epi8(bytes, raw, _mm256_setr_epi32(0, 0, 0, -1, 0, 0, 0, -1));
-        let p = out.as_mut_ptr();
         unsafe {
             _mm_storeu_si128(p.cast(), _mm256_castsi256_si128(bytes));
             _mm_storeu_si128(p.add(12).cast(), _mm256_extracti128_si256::<1>(bytes));
