@@ -38,8 +38,11 @@ pub(super) unsafe fn stamp_band<'p>(
 ) {
     debug_assert!(channels == 3 || channels == 4);
     debug_assert_eq!(band.len(), rows.len() * field.width() as usize * channels);
+    // POWER_OCTAVES by the exponent of 1 − x, 127 − k, whose low three bits are 7 − k: [`power`] then
+    // permutes by the exponent as it stands.
     // SAFETY: 8 values.
     let octaves = unsafe { _mm256_loadu_ps(POWER_OCTAVES.as_ptr()) };
+    let octaves = _mm256_permutevar8x32_ps(octaves, _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0));
     let mut ahead = impressions.clone().skip(RECORD_LOOKAHEAD);
     let w = field.width() as usize;
     for p in impressions {
@@ -77,7 +80,7 @@ fn impression<const C: usize, const AT_ONCE: bool>(
     t: &U8Tables,
 ) {
     let (w, top) = (field.width() as usize, rows.start);
-    let cover_pieces = Pieces::load(&p.cover.pieces);
+    let cover_pieces = Pieces::new(&p.cover.pieces);
     let (qa, reach, min_cover) = (
         _mm256_set1_ps(p.qa),
         _mm256_set1_ps(p.reach),
@@ -108,10 +111,10 @@ fn impression<const C: usize, const AT_ONCE: bool>(
     for y in p.rows(rows) {
         let (qxy, qy) = p.row_terms(y);
         let (qxy, qy) = (_mm256_set1_ps(qxy), _mm256_set1_ps(qy));
-        let row_start = (y - top) * stride;
-        prefetch_band_below(band[row_start..].as_ptr(), field.row(y as u32).as_ptr(), &columns, C, w);
+        let (row_start, levels) = ((y - top) * stride, field.row(y as u32));
+        prefetch_band_below(band.as_ptr().wrapping_add(row_start), levels.as_ptr(), &columns, C, w);
         let pixels = &mut band[row_start + first..row_start + first + bytes];
-        let levels = &field.row(y as u32)[columns.start..columns.start + level_count];
+        let levels = &levels[columns.start..columns.start + level_count];
         // The lanes' dx and, for `in_row`, the columns left from each step's first: kept as floats.
         let (mut dx, mut left) = (dx0, width);
         for step in 0..steps {
@@ -243,12 +246,13 @@ fn darken<const C: usize, const AT_ONCE: bool>(
     out
 }
 
-/// [`crate::colour::transmittance_power`] in every lane, `octaves` being [`POWER_OCTAVES`].
+/// [`crate::colour::transmittance_power`] in every lane, `octaves` being [`POWER_OCTAVES`] in reverse order
+/// (the permute reads an index's low three bits: those of the exponent 127 − k are 7 − k).
 #[inline]
 #[target_feature(enable = "avx2")]
 fn power(x: __m256, octaves: __m256) -> __m256 {
     let bits = _mm256_castps_si256(_mm256_sub_ps(_mm256_set1_ps(1.0), x));
-    let octave = _mm256_sub_epi32(_mm256_set1_epi32(127), _mm256_srli_epi32::<23>(bits));
+    let exponent = _mm256_srli_epi32::<23>(bits);
     let mantissa = _mm256_and_si256(bits, _mm256_set1_epi32(0x007F_FFFF));
     let t = _mm256_sub_ps(
         _mm256_castsi256_ps(_mm256_or_si256(mantissa, _mm256_set1_epi32(0x3F80_0000))),
@@ -259,7 +263,7 @@ fn power(x: __m256, octaves: __m256) -> __m256 {
     let p = _mm256_add_ps(_mm256_set1_ps(c[1]), _mm256_mul_ps(t, _mm256_set1_ps(c[2])));
     let p = _mm256_add_ps(_mm256_set1_ps(c[0]), _mm256_mul_ps(t, p));
     let p = _mm256_add_ps(_mm256_set1_ps(1.0), _mm256_mul_ps(t, p));
-    _mm256_mul_ps(_mm256_permutevar8x32_ps(octaves, octave), p)
+    _mm256_mul_ps(_mm256_permutevar8x32_ps(octaves, exponent), p)
 }
 
 /// The levels at `x..x + n` (n ≤ 8) of a row's `levels`, one per lane (0 past n). With `AT_ONCE`, n is 8 and
@@ -389,33 +393,31 @@ const RGB_TO_LANES: Shuffle = Shuffle([0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10
 /// The inverse: each half's four pixels to its first 12 bytes.
 const LANES_TO_RGB: Shuffle = Shuffle([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, Z, Z, Z, Z]);
 
-/// 32 f32 values in four registers, read by lane index.
-struct Table32([__m256; 4]);
+/// 32 f32 values, read by lane index with four eight-entry permutes. The permutes read the values from
+/// memory (where the profile's table is), rather than each impression copying them to the stack: there are
+/// more of them than registers.
+struct Table32<'a>(&'a [f32; 32]);
 
-impl Table32 {
-    #[target_feature(enable = "avx2")]
-    fn load(values: &[f32; 32]) -> Self {
-        // SAFETY: 32 values are there to read.
-        unsafe {
-            let v = values.as_ptr();
-            Table32([
-                _mm256_loadu_ps(v),
-                _mm256_loadu_ps(v.add(8)),
-                _mm256_loadu_ps(v.add(16)),
-                _mm256_loadu_ps(v.add(24)),
-            ])
-        }
-    }
-
+impl Table32<'_> {
     /// The value at each lane's index (0–31; any other reads some entry).
     #[inline]
     #[target_feature(enable = "avx2")]
     fn get(&self, i: __m256i) -> __m256 {
+        let v = self.0.as_ptr();
+        // SAFETY: 32 values, read as four eight.
+        let [a, b, c, d] = unsafe {
+            [
+                _mm256_loadu_ps(v),
+                _mm256_loadu_ps(v.add(8)),
+                _mm256_loadu_ps(v.add(16)),
+                _mm256_loadu_ps(v.add(24)),
+            ]
+        };
         // (Written out rather than mapped: a closure would not inherit the target features.)
-        let a = _mm256_permutevar8x32_ps(self.0[0], i);
-        let b = _mm256_permutevar8x32_ps(self.0[1], i);
-        let c = _mm256_permutevar8x32_ps(self.0[2], i);
-        let d = _mm256_permutevar8x32_ps(self.0[3], i);
+        let a = _mm256_permutevar8x32_ps(a, i);
+        let b = _mm256_permutevar8x32_ps(b, i);
+        let c = _mm256_permutevar8x32_ps(c, i);
+        let d = _mm256_permutevar8x32_ps(d, i);
         // Index bits 3 and 4 moved to the sign bit, which is what blendv reads.
         let bit3 = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(i));
         let bit4 = _mm256_castsi256_ps(_mm256_slli_epi32::<27>(i));
@@ -423,20 +425,19 @@ impl Table32 {
     }
 }
 
-/// A [`pieces::Pieces`] in registers.
-struct Pieces {
-    c0: Table32,
-    c1: Table32,
-    c2: Table32,
+/// A [`pieces::Pieces`], read by lane.
+struct Pieces<'a> {
+    c0: Table32<'a>,
+    c1: Table32<'a>,
+    c2: Table32<'a>,
 }
 
-impl Pieces {
-    #[target_feature(enable = "avx2")]
-    fn load(p: &pieces::Pieces) -> Self {
+impl<'a> Pieces<'a> {
+    fn new(p: &'a pieces::Pieces) -> Self {
         Pieces {
-            c0: Table32::load(&p.c0),
-            c1: Table32::load(&p.c1),
-            c2: Table32::load(&p.c2),
+            c0: Table32(&p.c0),
+            c1: Table32(&p.c1),
+            c2: Table32(&p.c2),
         }
     }
 
