@@ -339,14 +339,16 @@ pub(crate) fn place_with(
     // of the result. Testing every point twice costs less than the alternative, per-task lists copied into
     // the result (40 bytes an impression written twice, and read). Rayon's own collect grows its lists and
     // joins them on one thread.
-    let counts: Vec<usize> = tasks
+    // The first pass also records each level it read from the field, which the second replays: a field
+    // larger than the caches is then read once (its reads miss the cache, one per candidate point).
+    let (counts, tapes): (Vec<usize>, Vec<Vec<u8>>) = tasks
         .par_iter()
         .map(|task| {
-            let mut count = 0;
-            layout.keep_units(task, |_| count += 1);
-            count
+            let (mut count, mut tape) = (0, Vec::new());
+            layout.keep_units(task, &mut Levels::Record(&mut tape), |_| count += 1);
+            (count, tape)
         })
-        .collect();
+        .unzip();
     let total: usize = counts.iter().sum();
     let mut impressions: Vec<Impression> = Vec::with_capacity(total);
     crate::huge_pages::prefer_huge_pages(impressions.spare_capacity_mut());
@@ -359,20 +361,46 @@ pub(crate) fn place_with(
             share
         })
         .collect();
-    tasks.par_iter().zip(shares).for_each(|(task, share)| {
-        let mut slots = share.iter_mut();
-        layout.keep_units(task, |c| {
-            slots
-                .next()
-                .expect("as many kept as counted")
-                .write(layout.impression(c));
+    tasks
+        .par_iter()
+        .zip(shares)
+        .zip(&tapes)
+        .for_each(|((task, share), tape)| {
+            let mut slots = share.iter_mut();
+            layout.keep_units(task, &mut Levels::Replay(tape.iter()), |c| {
+                slots
+                    .next()
+                    .expect("as many kept as counted")
+                    .write(layout.impression(c));
+            });
+            assert!(slots.next().is_none(), "as many kept as counted");
         });
-        assert!(slots.next().is_none(), "as many kept as counted");
-    });
     // SAFETY: the first `total` slots were split into one share per task, each exactly as long as its count,
     // and the loop above wrote every slot of every share (it checks that it found neither more nor fewer).
     unsafe { impressions.set_len(total) };
     Ok((impressions, area))
+}
+
+/// Where [`Layout::keep_unit`] takes the field's levels that its squares do not give: from the field, each
+/// recorded on a tape, or replayed from such a tape (the same units in the same order read the same pixels).
+enum Levels<'t> {
+    Record(&'t mut Vec<u8>),
+    Replay(std::slice::Iter<'t, u8>),
+}
+
+impl Levels<'_> {
+    /// The level at pixel (x, y).
+    #[inline]
+    fn read(&mut self, field: &DensityField, x: u32, y: u32) -> u8 {
+        match self {
+            Levels::Record(tape) => {
+                let level = field.level(x, y);
+                tape.push(level);
+                level
+            }
+            Levels::Replay(tape) => *tape.next().expect("a level recorded for every read"),
+        }
+    }
 }
 
 /// A tile point the field keeps, before its look is drawn.
@@ -410,20 +438,20 @@ impl Layout<'_> {
         &self.tile.points[self.tile.cell_start[c]..self.tile.cell_start[c + 1]]
     }
 
-    /// [`Self::keep_unit`] for each of `units` in turn, the field's lines under the next one asked for first
-    /// ([`Self::prefetch_unit`]).
-    fn keep_units(&self, units: &[(i64, i64)], mut keep: impl FnMut(Candidate)) {
+    /// [`Self::keep_unit`] for each of `units` in turn, taking the field's levels from `levels`; while those
+    /// are read from the field, its lines under the next unit are asked for first ([`Self::prefetch_unit`]).
+    fn keep_units(&self, units: &[(i64, i64)], levels: &mut Levels, mut keep: impl FnMut(Candidate)) {
         for (i, &unit) in units.iter().enumerate() {
-            if let Some(&next) = units.get(i + 1) {
+            if let (Some(&next), Levels::Record(_)) = (units.get(i + 1), &levels) {
                 self.prefetch_unit(next);
             }
-            self.keep_unit(unit, &mut keep);
+            self.keep_unit(unit, levels, &mut keep);
         }
     }
 
     /// Hands each point the field keeps in tile unit (gx, gy) (a cell of one tile instance) to `keep`, in
     /// rank order.
-    fn keep_unit(&self, (gx, gy): (i64, i64), mut keep: impl FnMut(Candidate)) {
+    fn keep_unit(&self, (gx, gy): (i64, i64), levels: &mut Levels, mut keep: impl FnMut(Candidate)) {
         let Some((unit_least, unit_greatest)) = self.unit_levels(gx, gy) else {
             return;
         };
@@ -446,7 +474,7 @@ impl Layout<'_> {
                 if least == greatest {
                     least
                 } else {
-                    self.field.level(x_px, y_px)
+                    levels.read(self.field, x_px, y_px)
                 }
             };
             let (threshold, facing) = match &self.head {
