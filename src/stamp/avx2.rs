@@ -127,7 +127,9 @@ fn impression<const C: usize, const AT_ONCE: bool>(
             let u = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(qa, lane_dx), qxy), lane_dx);
             let u = _mm256_add_ps(u, qy);
             let u = _mm256_max_ps(u, _mm256_setzero_ps());
-            let lane_levels = load_levels::<AT_ONCE>(levels, x, n);
+            // SAFETY (and for the pixels below): with AT_ONCE the row's `levels` and `pixels` were sliced to
+            // hold eight levels and `room` bytes at every step's x (x ≤ (steps − 1)·8).
+            let lane_levels = unsafe { load_levels::<AT_ONCE>(levels, x, n) };
             let untreated = _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane_levels, _mm256_setzero_si256()));
             let inside = _mm256_andnot_ps(untreated, _mm256_and_ps(in_row, _mm256_cmp_ps::<_CMP_LT_OQ>(u, reach)));
             if _mm256_movemask_ps(inside) == 0 {
@@ -138,7 +140,7 @@ fn impression<const C: usize, const AT_ONCE: bool>(
             if _mm256_movemask_ps(ok) == 0 {
                 continue;
             }
-            let (raw, lanes) = load_pixels::<C, AT_ONCE>(pixels, x, n);
+            let (raw, lanes) = unsafe { load_pixels::<C, AT_ONCE>(pixels, x, n) };
             let byte = _mm256_set1_epi32(0xff);
             let rgb = [
                 _mm256_and_si256(lanes, byte),
@@ -172,13 +174,8 @@ fn impression<const C: usize, const AT_ONCE: bool>(
                 _mm256_or_si256(out[0], _mm256_slli_epi32::<8>(out[1])),
                 _mm256_slli_epi32::<16>(out[2]),
             );
-            store_pixels::<C, AT_ONCE>(
-                pixels,
-                x,
-                n,
-                raw,
-                _mm256_blendv_epi8(lanes, out, _mm256_castps_si256(ok)),
-            );
+            let out = _mm256_blendv_epi8(lanes, out, _mm256_castps_si256(ok));
+            unsafe { store_pixels::<C, AT_ONCE>(pixels, x, n, raw, out) };
         }
     }
 }
@@ -266,14 +263,16 @@ fn power(x: __m256, octaves: __m256) -> __m256 {
     _mm256_mul_ps(_mm256_permutevar8x32_ps(octaves, exponent), p)
 }
 
-/// The levels at `x..x + n` (n ≤ 8) of a row's `levels`, one per lane (0 past n). With `AT_ONCE`, n is 8 and
-/// `levels` holds them.
+/// The levels at `x..x + n` (n ≤ 8) of a row's `levels`, one per lane (0 past n).
+///
+/// # Safety
+/// With `AT_ONCE`, n is 8 and `levels` must hold eight at x (read unchecked).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_levels<const AT_ONCE: bool>(levels: &[u8], x: usize, n: usize) -> __m256i {
+unsafe fn load_levels<const AT_ONCE: bool>(levels: &[u8], x: usize, n: usize) -> __m256i {
     if AT_ONCE {
         debug_assert!(x + 8 <= levels.len());
-        // SAFETY: the row's levels for the steps of `impression` hold eight at each step's x.
+        // SAFETY: the caller's.
         return _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(levels.as_ptr().add(x).cast()) });
     }
     let mut lanes = [0u32; 8];
@@ -287,16 +286,18 @@ fn load_levels<const AT_ONCE: bool>(levels: &[u8], x: usize, n: usize) -> __m256
 /// [`store_pixels`] needs back, and one pixel per 32-bit lane (R in the low byte, then G, B and, with 4
 /// channels, alpha).
 ///
-/// With `AT_ONCE` (n is 8 and `pixels` holds the [`room`] bytes at x), 32 bytes (4 channels) or two
-/// overlapping 16 (3 channels: pixels 0–3 at x, 4–7 at x + 4, which reads up to pixel 9) are loaded and spread
-/// to one pixel per lane by a byte shuffle; otherwise (near the row's end), one pixel at a time.
+/// With `AT_ONCE`, 32 bytes (4 channels) or two overlapping 16 (3 channels: pixels 0–3 at x, 4–7 at x + 4,
+/// which reads up to pixel 9) are loaded and spread to one pixel per lane by a byte shuffle; otherwise (near
+/// the row's end), one pixel at a time.
+///
+/// # Safety
+/// With `AT_ONCE`, n is 8 and `pixels` must hold the [`room`] bytes at pixel x (read unchecked).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_pixels<const C: usize, const AT_ONCE: bool>(pixels: &[u8], x: usize, n: usize) -> (__m256i, __m256i) {
+unsafe fn load_pixels<const C: usize, const AT_ONCE: bool>(pixels: &[u8], x: usize, n: usize) -> (__m256i, __m256i) {
     if AT_ONCE {
         debug_assert!(x * C + room(C) <= pixels.len());
-        // SAFETY: `room` bytes at x, which `impression` sliced the row to hold: 32, or 28 read as the 16 at 0
-        // and the 16 at 12.
+        // SAFETY: the caller's: `room` bytes at x, 32, or 28 read as the 16 at 0 and the 16 at 12.
         let raw = unsafe {
             let p = pixels.as_ptr().add(x * C);
             if C == 4 {
@@ -321,9 +322,12 @@ fn load_pixels<const C: usize, const AT_ONCE: bool>(pixels: &[u8], x: usize, n: 
 
 /// Writes `lanes`, one pixel each as [`load_pixels`] gives them (the alpha kept from `raw`), over the pixels
 /// it read as `raw`.
+///
+/// # Safety
+/// As [`load_pixels`]: with `AT_ONCE`, `pixels` must hold the [`room`] bytes at pixel x (written unchecked).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn store_pixels<const C: usize, const AT_ONCE: bool>(
+unsafe fn store_pixels<const C: usize, const AT_ONCE: bool>(
     pixels: &mut [u8],
     x: usize,
     n: usize,
@@ -340,7 +344,7 @@ fn store_pixels<const C: usize, const AT_ONCE: bool>(
         return;
     }
     debug_assert!(x * C + room(C) <= pixels.len());
-    // SAFETY (both): as in `load_pixels`.
+    // SAFETY (both): the caller's.
     let p = unsafe { pixels.as_mut_ptr().add(x * C) };
     if C == 4 {
         let alpha = _mm256_and_si256(raw, _mm256_set1_epi32(0xff00_0000u32 as i32));
