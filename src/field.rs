@@ -262,6 +262,7 @@ impl LevelBlocks {
             level_sum = squares
                 .par_chunks_mut(columns)
                 .zip(field.values.par_chunks(w * b))
+                .with_max_len(1) // a task per row of squares, for either thread to take
                 .map(|(out, rows)| {
                     let mut sum = 0u64;
                     for (square, x0) in out.iter_mut().zip((0..w).step_by(b)) {

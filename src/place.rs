@@ -343,6 +343,7 @@ pub(crate) fn place_with(
     // larger than the caches is then read once (its reads miss the cache, one per candidate point).
     let (counts, tapes): (Vec<usize>, Vec<Vec<u8>>) = tasks
         .par_iter()
+        .with_max_len(1) // one rayon task per task: tasks are uneven, see `stamp::stamp_with`
         .map(|task| {
             let (mut count, mut tape) = (0, Vec::new());
             layout.keep_units(task, &mut Levels::Record(&mut tape), |_| count += 1);
@@ -365,6 +366,7 @@ pub(crate) fn place_with(
         .par_iter()
         .zip(shares)
         .zip(&tapes)
+        .with_max_len(1) // as above
         .for_each(|((task, share), tape)| {
             let mut slots = share.iter_mut();
             layout.keep_units(task, &mut Levels::Replay(tape.iter()), |c| {
