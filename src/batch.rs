@@ -420,9 +420,6 @@ fn render_one(
         path: output.join(rel_dir),
         source,
     })?;
-    let mut loaded = io::load_with_limits(photo, &options.limits)?;
-    let (w, h) = (loaded.image.width(), loaded.image.height());
-    let mut params = config.treatment.clone();
     let files = io::SourceFiles {
         hairline: inputs.hairline.as_deref(),
         hairline_style: None,
@@ -430,7 +427,9 @@ fn render_one(
         density_map: inputs.density.as_deref(),
         exclusions: inputs.exclude.as_deref().into_iter().collect(),
     };
-    let sources = io::load_sources(&files, w, h)?;
+    let (mut loaded, sources) = io::load_photo_with_sources(photo, &options.limits, &files)?;
+    let (w, h) = (loaded.image.width(), loaded.image.height());
+    let mut params = config.treatment.clone();
     // A head outline (the design's, unless the config gives one) brings its scale when none is set.
     if params.head.is_none() {
         params.head = sources.design.as_ref().and_then(|d| d.head);

@@ -41,6 +41,8 @@ pub mod geometry;
 pub mod head;
 mod huge_pages;
 pub mod io;
+#[cfg(not(feature = "turbojpeg"))]
+mod jpeg_strips;
 pub mod overlay;
 pub mod params;
 mod pieces;

@@ -309,24 +309,38 @@ impl DesignArgs {
         v
     }
 
-    /// Reads every source for `photo` and builds its density field.
-    fn field(
-        &self,
-        photo: &image::DynamicImage,
-        px_per_mm: Option<f32>,
-        seed: u64,
-        head: Option<&smpsim::head::HeadModel>,
-    ) -> Result<(DensityField, Scale, FieldSources)> {
-        let (width, height) = (photo.width(), photo.height());
-        let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::scalp_field(&photo.to_rgb8(), head));
-        let files = io::SourceFiles {
+    /// The files the density field is read from.
+    fn files(&self) -> io::SourceFiles<'_> {
+        io::SourceFiles {
             hairline: self.hairline.as_deref(),
             hairline_style: self.hairline_style,
             mask: self.mask.as_deref(),
             density_map: self.density_map.as_deref(),
             exclusions: self.exclude.iter().map(PathBuf::as_path).collect(),
+        }
+    }
+
+    /// Decodes the photo, reading the field's files (`files`) alongside.
+    fn load(&self, photo: &Path, limits: &LimitArgs) -> Result<(io::Loaded, FieldSources)> {
+        Ok(io::load_photo_with_sources(photo, &limits.limits(), &self.files())?)
+    }
+
+    /// Builds `photo`'s density field from its `sources` (read by [`DesignArgs::load`]) and, when asked, the
+    /// skin found in the photo.
+    fn field(
+        &self,
+        photo: &image::DynamicImage,
+        sources: &FieldSources,
+        px_per_mm: Option<f32>,
+        seed: u64,
+        head: Option<&smpsim::head::HeadModel>,
+    ) -> Result<(DensityField, Scale)> {
+        let (width, height) = (photo.width(), photo.height());
+        let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::scalp_field(&photo.to_rgb8(), head));
+        let Some(skin) = &skin else {
+            return Ok(sources.build(width, height, px_per_mm, seed)?);
         };
-        let mut sources = io::load_sources(&files, width, height)?;
+        let mut sources = sources.clone();
         /// `slot` times `field`, or `field` where the slot is empty.
         fn multiply_into(slot: &mut Option<DensityField>, field: &DensityField) -> Result<()> {
             match slot {
@@ -335,18 +349,15 @@ impl DesignArgs {
             }
             Ok(())
         }
-        if let Some(skin) = &skin {
-            // Auto mask: the skin is the mask (times a given one). Skin only: multiplied in like a density map,
-            // so nothing lands on hair, brows or backdrop.
-            if self.auto_mask {
-                multiply_into(&mut sources.mask, skin)?;
-            }
-            if self.skin_only {
-                multiply_into(&mut sources.density_map, skin)?;
-            }
+        // Auto mask: the skin is the mask (times a given one). Skin only: multiplied in like a density map, so
+        // nothing lands on hair, brows or backdrop.
+        if self.auto_mask {
+            multiply_into(&mut sources.mask, skin)?;
         }
-        let (field, scale) = sources.build(width, height, px_per_mm, seed)?;
-        Ok((field, scale, sources))
+        if self.skin_only {
+            multiply_into(&mut sources.density_map, skin)?;
+        }
+        Ok(sources.build(width, height, px_per_mm, seed)?)
     }
 }
 
@@ -711,21 +722,21 @@ fn render(args: &RenderArgs) -> Result<()> {
     }
     let total = Instant::now();
     let t = Instant::now();
-    let mut loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
+    let (mut loaded, sources) = args.design.load(&args.photo, &args.limits)?;
     let decode = t.elapsed().as_secs_f64();
     let t = Instant::now();
     params.head = args.treatment.scale_seed.head(&loaded.image)?;
     let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale, sources) =
+    let (mut field, mut scale) =
         args.design
-            .field(&loaded.image, field_scale, params.seed, params.head.as_ref())?;
+            .field(&loaded.image, &sources, field_scale, params.seed, params.head.as_ref())?;
     if let (None, false, Some(h)) = (params.head, args.treatment.scale_seed.flat, design_head(&sources)) {
         // The design file's head outline: the curved-scalp model, and its scale when none was given.
         params.head = Some(h);
         if params.px_per_mm.is_none() {
-            (field, scale, _) = args
+            (field, scale) = args
                 .design
-                .field(&loaded.image, Some(h.px_per_mm()), params.seed, Some(&h))?;
+                .field(&loaded.image, &sources, Some(h.px_per_mm()), params.seed, Some(&h))?;
         }
     }
     let mask = t.elapsed().as_secs_f64();
@@ -909,15 +920,19 @@ fn mask(args: &MaskArgs) -> Result<()> {
         .chain(args.overlay.as_deref())
         .collect();
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
-    let loaded = io::load_with_limits(&args.photo, &args.limits.limits())?;
+    let (loaded, sources) = args.design.load(&args.photo, &args.limits)?;
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
     let mut head = args.scale_seed.head(&loaded.image)?;
     let scale_given = args.scale_seed.px_per_mm.or(head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale, mut sources) = args.design.field(&loaded.image, scale_given, seed, head.as_ref())?;
+    let (mut field, mut scale) = args
+        .design
+        .field(&loaded.image, &sources, scale_given, seed, head.as_ref())?;
     if let (None, false, Some(h)) = (head, args.scale_seed.flat, design_head(&sources)) {
         head = Some(h);
         if args.scale_seed.px_per_mm.is_none() {
-            (field, scale, sources) = args.design.field(&loaded.image, Some(h.px_per_mm()), seed, Some(&h))?;
+            (field, scale) = args
+                .design
+                .field(&loaded.image, &sources, Some(h.px_per_mm()), seed, Some(&h))?;
         }
     }
     let photo = loaded.image.into_rgb8();

@@ -415,3 +415,81 @@ fn a_large_colour_profile_spans_segments_and_reads_back_whole() {
     let (a, b) = (decoded.get_pixel(5, 5), original.get_pixel(5, 5));
     assert!(a.0.iter().zip(b.0).all(|(x, y)| x.abs_diff(y) <= 4), "{a:?} vs {b:?}");
 }
+
+#[test]
+fn a_photo_and_its_masks_read_together_match_reading_them_in_turn_and_name_the_first_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo.jpg");
+    write_jpeg(&photo, &quadrants(), &[], None);
+    let mask = top_half_mask(dir.path());
+    let density = dir.path().join("density.png");
+    GrayImage::from_fn(W, H, |x, _| Luma([(x * 255 / W) as u8]))
+        .save(&density)
+        .unwrap();
+    let exclusion = dir.path().join("exclude.png");
+    GrayImage::from_fn(W, H, |x, y| Luma([if x < 20 && y < 20 { 255 } else { 0 }]))
+        .save(&exclusion)
+        .unwrap();
+    let limits = smpsim::io::DecodeLimits::default();
+    let files = smpsim::io::SourceFiles {
+        mask: Some(&mask),
+        density_map: Some(&density),
+        exclusions: vec![&exclusion, &mask],
+        ..Default::default()
+    };
+
+    let (loaded, together) = smpsim::io::load_photo_with_sources(&photo, &limits, &files).unwrap();
+    let alone = smpsim::io::load_with_limits(&photo, &limits).unwrap();
+    assert!(loaded.image == alone.image);
+    let in_turn = smpsim::io::load_sources(&files, W, H).unwrap();
+    let images = |s: &smpsim::treatment::FieldSources| {
+        let mut v = vec![
+            s.mask.as_ref().unwrap().to_image(),
+            s.density_map.as_ref().unwrap().to_image(),
+        ];
+        v.extend(s.exclusions.iter().map(|f| f.to_image()));
+        v
+    };
+    let (a, b) = (images(&together), images(&in_turn));
+    assert_eq!(a.len(), 4);
+    assert!(a == b);
+    // Each in its place: the exclusions in the order given.
+    assert_eq!(a[1].get_pixel(W - 1, 0).0[0], ((W - 1) * 255 / W) as u8);
+    assert_eq!(a[2].get_pixel(0, 0).0[0], 255);
+    assert_eq!(a[2].get_pixel(0, H - 1).0[0], 0);
+    assert!(a[3] == a[0]);
+
+    // Errors: a bad photo before a bad mask; among the masks, the first bad one in order.
+    let garbage = dir.path().join("garbage.jpg");
+    std::fs::write(&garbage, b"not an image at all").unwrap();
+    let small = dir.path().join("small.png");
+    GrayImage::new(W / 2, H / 2).save(&small).unwrap();
+    let missing = dir.path().join("missing.png");
+    let error = |photo: &Path, files: &smpsim::io::SourceFiles| {
+        smpsim::io::load_photo_with_sources(photo, &limits, files)
+            .unwrap_err()
+            .to_string()
+    };
+    let bad_mask = smpsim::io::SourceFiles {
+        mask: Some(&small),
+        ..Default::default()
+    };
+    let message = error(&garbage, &bad_mask);
+    assert!(
+        message.contains("garbage.jpg") && !message.contains("small.png"),
+        "{message}"
+    );
+    let message = error(&photo, &bad_mask);
+    assert!(message.contains("small.png") && message.contains("120"), "{message}");
+    let two_bad = smpsim::io::SourceFiles {
+        mask: Some(&mask),
+        density_map: Some(&missing),
+        exclusions: vec![&garbage],
+        ..Default::default()
+    };
+    let message = error(&photo, &two_bad);
+    assert!(
+        message.contains("missing.png") && !message.contains("garbage"),
+        "{message}"
+    );
+}
