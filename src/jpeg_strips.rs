@@ -33,8 +33,7 @@ pub(crate) fn encode(
         });
     }
     if w == 0 || h == 0 {
-        // jpeg-encoder's own error for an empty image.
-        Encoder::new(&mut Vec::new(), quality).encode(rgb, width, height, ColorType::Rgb)?;
+        return Err(EncodingError::ZeroImageDimensions { width, height });
     }
     let (interval, strip_rows) = strip_size(w);
     let strips: Vec<&[u8]> = rgb[..w * h * 3].chunks(strip_rows * w * 3).collect();
@@ -51,7 +50,7 @@ pub(crate) fn encode(
             if let (0, Some(icc)) = (i, icc) {
                 encoder.add_icc_profile(icc)?;
             }
-            let rows = if w == 0 { 0 } else { strip.len() / (w * 3) };
+            let rows = strip.len() / (w * 3);
             encoder.encode(strip, width, rows as u16, ColorType::Rgb)?;
             Ok(bytes)
         })
@@ -207,7 +206,16 @@ mod tests {
     }
 
     #[test]
-    fn short_data_is_an_error() {
-        assert!(encode(&[0; 10], 4, 4, 90, None).is_err());
+    fn short_data_and_empty_images_are_errors() {
+        assert!(matches!(
+            encode(&[0; 10], 4, 4, 90, None),
+            Err(EncodingError::BadImageData { .. })
+        ));
+        for (w, h) in [(0, 5), (5, 0), (0, 0)] {
+            assert!(matches!(
+                encode(&[], w, h, 90, None),
+                Err(EncodingError::ZeroImageDimensions { .. })
+            ));
+        }
     }
 }
