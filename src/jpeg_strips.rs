@@ -68,10 +68,10 @@ fn strip_size(w: usize) -> (u16, usize) {
 
 /// One JPEG from the strips' own: the first strip's headers (with the whole image's height) and scan, then
 /// each further strip's scan after a restart marker, then the end of image.
-fn join(mut strips: Vec<Vec<u8>>, height: u16) -> Result<Vec<Vec<u8>>, EncodingError> {
+fn join(strips: Vec<Vec<u8>>, height: u16) -> Result<Vec<Vec<u8>>, EncodingError> {
     let malformed = || EncodingError::IoError(std::io::Error::other("jpeg-encoder wrote an unexpected stream"));
     let mut pieces = Vec::with_capacity(strips.len() * 2);
-    for (i, mut strip) in strips.drain(..).enumerate() {
+    for (i, mut strip) in strips.into_iter().enumerate() {
         let scan_start = scan_start(&strip).ok_or_else(malformed)?;
         if !strip.ends_with(&[0xFF, EOI]) {
             return Err(malformed());
@@ -156,8 +156,9 @@ mod tests {
 
     #[test]
     fn strips_joined_are_the_whole_image_encoding_byte_for_byte() {
-        let icc = vec![7u8; 70_000]; // two APP2 chunks
-                                     // One strip, exactly two, two and a ragged one, many (more than eight restart markers), an odd width.
+        // A profile of two APP2 chunks.
+        let icc = vec![7u8; 70_000];
+        // One strip, exactly two, two and a ragged one, many (more than eight restart markers), an odd width.
         for (w, h) in [(40, 30), (64, 512), (33, 600), (50, 2500), (1, 1)] {
             for icc in [None, Some(icc.as_slice())] {
                 let rgb = image(w, h, (w * h) as u32);
