@@ -477,6 +477,7 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    hand_back_large_blocks();
     // One CPU per worker (see `smpsim::affinity`). Building the global pool fails only if it already exists.
     let _ = rayon::ThreadPoolBuilder::new()
         .start_handler(smpsim::affinity::pin_worker)
@@ -501,6 +502,21 @@ fn main() -> ExitCode {
                 );
             ExitCode::from(if usage { 2 } else { 1 })
         }
+    }
+}
+
+/// Has glibc's allocator return every block of 4 MB or more to the system when it is freed, unless the user
+/// set `MALLOC_MMAP_THRESHOLD_` themselves.
+///
+/// Left to itself, glibc raises that threshold to the largest block it has seen freed (up to 32 MB), after
+/// which a photo's buffers come from, and stay in, the arenas of the threads that decoded and encoded it: a
+/// batch then held more than its jobs × one render's peak (1.03–1.04×). The program owns its allocator's
+/// policy; the library leaves its host's alone.
+fn hand_back_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt only sets a parameter; no allocation has been made from another thread yet.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20) };
     }
 }
 
@@ -1174,5 +1190,24 @@ fn open_browser(url: &str) {
         .spawn()
     {
         eprintln!("smpsim: could not open a browser ({opener}: {e}); open {url} yourself");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// With glibc, after a 20 MB block is freed (which would raise its threshold past 8 MB), an 8 MB block is
+    /// still mapped on its own, so that freeing it hands it back.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn large_blocks_are_mapped_on_their_own() {
+        super::hand_back_large_blocks();
+        drop(std::hint::black_box(vec![1u8; 20 << 20]));
+        // SAFETY: mallinfo2 only reads the allocator's statistics.
+        let mapped = || unsafe { libc::mallinfo2() }.hblkhd;
+        let before = mapped();
+        let block = std::hint::black_box(vec![1u8; 8 << 20]);
+        let during = mapped();
+        drop(block);
+        assert!(during >= before + (8 << 20), "mapped {before} → {during} bytes");
     }
 }
