@@ -320,6 +320,11 @@ impl DesignArgs {
         }
     }
 
+    /// Whether the field needs the photo's pixels (the skin found in it), not only its size.
+    fn reads_pixels(&self) -> bool {
+        self.auto_mask || self.skin_only
+    }
+
     /// Decodes the photo, reading the field's files (`files`) alongside.
     fn load(&self, photo: &Path, limits: &LimitArgs) -> Result<(io::Loaded, FieldSources)> {
         Ok(io::load_photo_with_sources(photo, &limits.limits(), &self.files())?)
@@ -327,19 +332,22 @@ impl DesignArgs {
 
     /// Builds `photo`'s density field from its `sources` (read by [`DesignArgs::load`]) and, when asked, the
     /// skin found in the photo.
+    ///
+    /// `photo` may be `None` (its size given) unless [`DesignArgs::reads_pixels`].
     fn field(
         &self,
-        photo: &image::DynamicImage,
+        photo: Option<&image::DynamicImage>,
+        (width, height): (u32, u32),
         sources: &FieldSources,
         px_per_mm: Option<f32>,
         seed: u64,
         head: Option<&smpsim::head::HeadModel>,
     ) -> Result<(DensityField, Scale)> {
-        let (width, height) = (photo.width(), photo.height());
-        let skin = (self.auto_mask || self.skin_only).then(|| smpsim::skin::scalp_field(&photo.to_rgb8(), head));
-        let Some(skin) = &skin else {
+        if !self.reads_pixels() {
             return Ok(sources.build(width, height, px_per_mm, seed)?);
-        };
+        }
+        let photo = photo.context("the skin is found in the photo's pixels, which are not decoded yet")?;
+        let skin = &smpsim::skin::scalp_field(&photo.to_rgb8(), head);
         let mut sources = sources.clone();
         /// `slot` times `field`, or `field` where the slot is empty.
         fn multiply_into(slot: &mut Option<DensityField>, field: &DensityField) -> Result<()> {
@@ -381,13 +389,20 @@ struct ScaleSeedArgs {
 }
 
 impl ScaleSeedArgs {
-    /// The head outline: given, fitted to the photo (`auto`), or none.
-    fn head(&self, photo: &image::DynamicImage) -> Result<Option<smpsim::head::HeadModel>> {
+    /// Whether the head outline is fitted to the photo's pixels (`--head auto`).
+    fn reads_pixels(&self) -> bool {
+        !self.flat && self.head.as_deref() == Some("auto")
+    }
+
+    /// The head outline: given, fitted to the photo (`auto`), or none. `photo` may be `None` unless
+    /// [`ScaleSeedArgs::reads_pixels`].
+    fn head(&self, photo: Option<&image::DynamicImage>) -> Result<Option<smpsim::head::HeadModel>> {
         if self.flat {
             return Ok(None);
         }
         Ok(match self.head.as_deref() {
             Some("auto") => {
+                let photo = photo.context("the head is fitted to the photo's pixels, which are not decoded yet")?;
                 let fitted = smpsim::skin::fit_head(&photo.to_rgb8())?;
                 eprintln!(
                     "smpsim: head outline fitted at {:.0},{:.0} with radii {:.0},{:.0} px",
@@ -714,6 +729,56 @@ fn resolve_auto_shade(
     Ok(Some(auto))
 }
 
+/// What `render` prepares while the photo decodes.
+struct BesideDecode {
+    sources: FieldSources,
+    /// The field, its scale and the parameters they settle (head, scale), unless they needed the pixels.
+    field: Option<(DensityField, Scale, Params)>,
+    /// The one output's impressions, placed, when that needed the pixels neither.
+    planned: Option<(Vec<smpsim::Impression>, smpsim::RenderStats)>,
+    /// Seconds spent building the field (0 if it was not built here).
+    mask_seconds: f64,
+}
+
+/// The density field and its scale, setting `params.head`: from the design's `sources` and, for the options
+/// that read them, the photo's pixels (`photo` may be `None`, its size given, unless one does).
+fn field_and_scale(
+    args: &RenderArgs,
+    params: &mut Params,
+    photo: Option<&image::DynamicImage>,
+    size: (u32, u32),
+    sources: &FieldSources,
+) -> Result<(DensityField, Scale)> {
+    params.head = args.treatment.scale_seed.head(photo)?;
+    let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
+    let (mut field, mut scale) =
+        args.design
+            .field(photo, size, sources, field_scale, params.seed, params.head.as_ref())?;
+    if let (None, false, Some(h)) = (params.head, args.treatment.scale_seed.flat, design_head(sources)) {
+        // The design file's head outline: the curved-scalp model, and its scale when none was given.
+        params.head = Some(h);
+        if params.px_per_mm.is_none() {
+            (field, scale) = args
+                .design
+                .field(photo, size, sources, Some(h.px_per_mm()), params.seed, Some(&h))?;
+        }
+    }
+    let scale = Scale {
+        estimated: params.px_per_mm.is_none(),
+        ..scale
+    };
+    Ok((field, scale))
+}
+
+/// A variant's parameters at the render's settled scale and head.
+fn variant_params(variant: &Variant, params: &Params, scale: Scale) -> Params {
+    Params {
+        px_per_mm: Some(scale.px_per_mm),
+        head: params.head,
+        ..variant.params.clone()
+    }
+}
+
 fn render(args: &RenderArgs) -> Result<()> {
     let base = match &args.config {
         Some(path) => {
@@ -738,41 +803,64 @@ fn render(args: &RenderArgs) -> Result<()> {
     }
     let total = Instant::now();
     let t = Instant::now();
-    let (mut loaded, sources) = args.design.load(&args.photo, &args.limits)?;
-    let decode = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    params.head = args.treatment.scale_seed.head(&loaded.image)?;
-    let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale) =
-        args.design
-            .field(&loaded.image, &sources, field_scale, params.seed, params.head.as_ref())?;
-    if let (None, false, Some(h)) = (params.head, args.treatment.scale_seed.flat, design_head(&sources)) {
-        // The design file's head outline: the curved-scalp model, and its scale when none was given.
-        params.head = Some(h);
-        if params.px_per_mm.is_none() {
-            (field, scale) = args
-                .design
-                .field(&loaded.image, &sources, Some(h.px_per_mm()), params.seed, Some(&h))?;
+    // While the photo decodes (on one core), the other reads the design's files, builds the field and, for a
+    // single output, places the impressions: all of it unless an option reads the photo's pixels to do so.
+    let field_beside = !args.design.reads_pixels() && !args.treatment.scale_seed.reads_pixels();
+    let present = &args.present;
+    let keep_before = variants.len() > 1 || args.compare.is_some() || present.sheet.is_some() || present.html.is_some();
+    let plan_beside = field_beside && !keep_before && variants[0].params.shade != ShadeSpec::Auto;
+    let files = args.design.files();
+    let (mut loaded, beside) = io::load_photo_beside(&args.photo, &args.limits.limits(), |width, height| {
+        let sources = io::load_sources(&files, width, height)?;
+        let t = Instant::now();
+        let (mut field, mut planned, mut mask_seconds) = (None, None, 0.0);
+        if field_beside {
+            let mut params = params.clone();
+            let (f, scale) = field_and_scale(args, &mut params, None, (width, height), &sources)?;
+            mask_seconds = t.elapsed().as_secs_f64();
+            if plan_beside {
+                planned = Some(smpsim::plan(
+                    width,
+                    height,
+                    &f,
+                    &variant_params(&variants[0], &params, scale),
+                )?);
+            }
+            field = Some((f, scale, params));
         }
-    }
-    let mask = t.elapsed().as_secs_f64();
-    let scale = Scale {
-        estimated: params.px_per_mm.is_none(),
-        ..scale
+        anyhow::Ok(BesideDecode {
+            sources,
+            field,
+            planned,
+            mask_seconds,
+        })
+    })?;
+    let beside = beside?;
+    let decode = t.elapsed().as_secs_f64();
+    let (sources, mut mask) = (beside.sources, beside.mask_seconds);
+    let (field, scale) = match beside.field {
+        Some((field, scale, settled)) => {
+            params = settled;
+            (field, scale)
+        }
+        None => {
+            let t = Instant::now();
+            let size = (loaded.image.width(), loaded.image.height());
+            let field_scale = field_and_scale(args, &mut params, Some(&loaded.image), size, &sources)?;
+            mask += t.elapsed().as_secs_f64();
+            field_scale
+        }
     };
     report_estimated_scale(scale, &field, params.head.is_some());
     params.px_per_mm = Some(scale.px_per_mm);
-    let present = &args.present;
-    let keep_before = variants.len() > 1 || args.compare.is_some() || present.sheet.is_some() || present.html.is_some();
     if !keep_before {
         // One output and nothing to compare: stamp the decoded photo in place (no second full-size copy).
-        let mut vp = Params {
-            px_per_mm: params.px_per_mm,
-            head: params.head,
-            ..variants[0].params.clone()
-        };
+        let mut vp = variant_params(&variants[0], &params, scale);
         let auto = resolve_auto_shade(&args.treatment, &mut vp, &loaded.image, &field)?;
-        let stats = smpsim::render_image_mut(&mut loaded.image, &field, &vp)?;
+        let stats = match beside.planned {
+            Some(planned) => smpsim::render_planned_mut(&mut loaded.image, &field, &vp, planned)?,
+            None => smpsim::render_image_mut(&mut loaded.image, &field, &vp)?,
+        };
         let t = Instant::now();
         io::save_image(
             &variants[0].out,
@@ -938,17 +1026,18 @@ fn mask(args: &MaskArgs) -> Result<()> {
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let (loaded, sources) = args.design.load(&args.photo, &args.limits)?;
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
-    let mut head = args.scale_seed.head(&loaded.image)?;
+    let (photo, size) = (Some(&loaded.image), (loaded.image.width(), loaded.image.height()));
+    let mut head = args.scale_seed.head(photo)?;
     let scale_given = args.scale_seed.px_per_mm.or(head.map(|h| h.px_per_mm()));
     let (mut field, mut scale) = args
         .design
-        .field(&loaded.image, &sources, scale_given, seed, head.as_ref())?;
+        .field(photo, size, &sources, scale_given, seed, head.as_ref())?;
     if let (None, false, Some(h)) = (head, args.scale_seed.flat, design_head(&sources)) {
         head = Some(h);
         if args.scale_seed.px_per_mm.is_none() {
             (field, scale) = args
                 .design
-                .field(&loaded.image, &sources, Some(h.px_per_mm()), seed, Some(&h))?;
+                .field(photo, size, &sources, Some(h.px_per_mm()), seed, Some(&h))?;
         }
     }
     let photo = loaded.image.into_rgb8();

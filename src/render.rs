@@ -104,9 +104,35 @@ pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: 
         (ShadeSpec::Auto, other) => resolve_shade(&other.to_rgb8(), field, params)?,
         _ => (Cow::Borrowed(params), None),
     };
-    let (impressions, stats) = plan(photo.width(), photo.height(), field, &params)?;
+    let planned = plan(photo.width(), photo.height(), field, &params)?;
+    let stats = render_planned_mut(photo, field, &params, planned)?;
+    Ok(RenderStats {
+        auto_shade: auto,
+        ..stats
+    })
+}
+
+/// [`render_image_mut`] with the impressions already placed: `planned` is what [`plan`] gave for this photo's
+/// size, `field` and `params` — placed, say, while the photo was still decoding
+/// ([`crate::io::load_photo_beside`]), which is what `smpsim render` does. `params.shade` must be resolved
+/// (not `auto`, which is chosen from the photo's pixels: see [`resolve_shade`]).
+///
+/// The photo is unchanged if an error is returned.
+pub fn render_planned_mut(
+    photo: &mut DynamicImage,
+    field: &DensityField,
+    params: &Params,
+    (impressions, stats): (Vec<Impression>, RenderStats),
+) -> Result<RenderStats> {
+    if params.shade == ShadeSpec::Auto {
+        return Err(Error::param(
+            "shade",
+            "auto",
+            "needs the photo: render with render_image_mut(), or call resolve_shade() first",
+        ));
+    }
     let start = Instant::now();
-    let ink = ink(&params, stats.px_per_mm);
+    let ink = ink(params, stats.px_per_mm);
     if !matches!(
         photo,
         DynamicImage::ImageRgb8(_)
@@ -114,6 +140,9 @@ pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: 
             | DynamicImage::ImageRgb16(_)
             | DynamicImage::ImageRgba16(_)
     ) {
+        if !impressions.iter().all(Impression::is_drawable) {
+            return Err(undrawable(&impressions));
+        }
         *photo = stampable(photo);
     }
     let stamped = match photo {
@@ -123,12 +152,11 @@ pub fn render_image_mut(photo: &mut DynamicImage, field: &DensityField, params: 
         DynamicImage::ImageRgba16(img) => stamp(img, 4, field, &impressions, &ink),
         _ => unreachable!("made stampable above"),
     };
-    // Placement makes only drawable impressions, so this error (which would come after the conversion above)
-    // cannot happen here; the photo is unchanged on every error that can.
+    // Stamping checks every impression before it changes a pixel (and a photo that needed converting had
+    // them checked above), so the photo is unchanged on this error.
     stamped.map_err(|_| undrawable(&impressions))?;
     Ok(RenderStats {
         stamp_seconds: start.elapsed().as_secs_f64(),
-        auto_shade: auto,
         ..stats
     })
 }

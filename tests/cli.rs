@@ -421,3 +421,42 @@ fn a_head_in_the_design_file_is_used_unless_flat() {
     // Foreshortening raises the image-space count toward the silhouette.
     assert!(curved["impressions"].as_u64().unwrap() > flat["impressions"].as_u64().unwrap());
 }
+
+/// `smpsim render` places the impressions while the photo decodes; its PNG is byte for byte what the library
+/// gives when it decodes first and then renders in one call.
+#[test]
+fn render_while_decoding_gives_the_library_s_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, o) = render_fixture(
+        dir.path(),
+        "after.png",
+        &[
+            "--px-per-mm",
+            "9",
+            "--seed",
+            "5",
+            "--density",
+            "150",
+            "--shade",
+            "#3a3a3a",
+        ],
+        "2",
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let mut photo = smpsim::io::load_image(Path::new(FIXTURE_PHOTO)).unwrap();
+    let field = smpsim::io::load_mask(Path::new(FIXTURE_MASK), photo.width(), photo.height()).unwrap();
+    let params = smpsim::Params {
+        px_per_mm: Some(9.0),
+        seed: 5,
+        density: 150.0,
+        shade: "#3a3a3a".parse().unwrap(),
+        ..Default::default()
+    };
+    let stats = smpsim::render_image_mut(&mut photo, &field, &params).unwrap();
+    assert!(stats.impressions > 1000, "{} impressions", stats.impressions);
+    let cli = image::open(&out).unwrap();
+    assert!(
+        cli.as_bytes() == photo.as_bytes(),
+        "the CLI's render differs from the library's"
+    );
+}

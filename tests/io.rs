@@ -493,3 +493,31 @@ fn a_photo_and_its_masks_read_together_match_reading_them_in_turn_and_name_the_f
         "{message}"
     );
 }
+
+/// `load_photo_beside` hands its task the photo's upright size, read from the header, for every EXIF
+/// orientation (a 90° turn swaps width and height), and does not run it when the header is bad.
+#[test]
+fn work_beside_the_decode_gets_the_upright_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = smpsim::io::DecodeLimits::default();
+    let upright = quadrants();
+    for (o, tag) in ORIENTATIONS.iter().zip(1u8..) {
+        let photo = dir.path().join(format!("o{tag}.jpg"));
+        let stored = stored_for(&upright, *o);
+        write_jpeg(&photo, &stored, &[(1, exif_orientation(tag))], None);
+        let (loaded, size) = smpsim::io::load_photo_beside(&photo, &limits, |w, h| (w, h)).unwrap();
+        assert_eq!(size, (W, H), "orientation {tag} (stored {:?})", stored.dimensions());
+        assert_eq!((loaded.image.width(), loaded.image.height()), size, "orientation {tag}");
+        assert!(loaded.image == smpsim::io::load_with_limits(&photo, &limits).unwrap().image);
+    }
+    let garbage = dir.path().join("garbage.jpg");
+    std::fs::write(&garbage, b"not an image at all").unwrap();
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let error = smpsim::io::load_photo_beside(&garbage, &limits, |_, _| {
+        ran.store(true, std::sync::atomic::Ordering::Relaxed)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("garbage.jpg"), "{error}");
+    assert!(!ran.load(std::sync::atomic::Ordering::Relaxed));
+}

@@ -322,3 +322,55 @@ fn impressions_that_cannot_be_drawn_are_errors_naming_them() {
     stamp_impressions(&mut img, &field, &[good], &params(), SCALE).unwrap();
     assert!(img != photo, "a good impression drew nothing");
 }
+
+/// Placing first (as `smpsim render` does while the photo decodes) and stamping later gives the bytes of a
+/// render in one call, for 8-bit and 16-bit, RGB and greyscale photos; `shade = auto` must be resolved first,
+/// and bad impressions leave even a photo that needs converting unchanged.
+#[test]
+fn a_render_planned_ahead_is_the_same_render() {
+    use image::DynamicImage;
+    let (w, h) = (160, 120);
+    let field = disc_field(w, h, 50.0);
+    let p = Params {
+        density: 400.0,
+        ..params()
+    };
+    let rgb = photo(w, h);
+    for photo in [
+        DynamicImage::ImageRgb8(rgb.clone()),
+        DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(rgb.clone()).to_rgb16()),
+        DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()),
+    ] {
+        let (mut at_once, mut ahead) = (photo.clone(), photo.clone());
+        let once = smpsim::render_image_mut(&mut at_once, &field, &p).unwrap();
+        let planned = plan(w, h, &field, &p).unwrap();
+        assert!(planned.0.len() > 100, "{} impressions", planned.0.len());
+        let later = smpsim::render_planned_mut(&mut ahead, &field, &p, planned).unwrap();
+        assert!(at_once == ahead, "{:?}", photo.color());
+        assert!(at_once != photo.clone().into_rgb16().into(), "nothing drawn");
+        assert_eq!(once.impressions, later.impressions);
+    }
+
+    let auto = Params {
+        shade: smpsim::pigment::ShadeSpec::Auto,
+        ..p.clone()
+    };
+    let mut img = DynamicImage::ImageRgb8(rgb.clone());
+    // (Placement refuses it too; here a plan made with a resolved shade meets an unresolved one.)
+    assert!(plan(w, h, &field, &auto).is_err());
+    let planned = plan(w, h, &field, &p).unwrap();
+    let err = smpsim::render_planned_mut(&mut img, &field, &auto, planned).unwrap_err();
+    assert!(err.to_string().contains("shade"), "{err}");
+    assert!(img == DynamicImage::ImageRgb8(rgb.clone()));
+
+    let grey = DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb).to_luma8());
+    let mut img = grey.clone();
+    let bad = Impression {
+        opacity: 1.5,
+        ..round_impression(80.0, 60.0, 2.0)
+    };
+    let planned = (vec![bad], plan(w, h, &field, &p).unwrap().1);
+    let err = smpsim::render_planned_mut(&mut img, &field, &p, planned).unwrap_err();
+    assert!(err.to_string().contains("#0 opacity = 1.5"), "{err}");
+    assert!(img == grey, "the photo changed");
+}
