@@ -21,6 +21,7 @@ use std::time::{Instant, SystemTime};
 use crate::config::{from_layers, read_table, Config};
 use crate::error::{Error, Result};
 use crate::io::{self, DecodeLimits};
+use crate::pigment::ShadeSpec;
 
 /// Extensions of photos the batch picks up (case-insensitive).
 pub const PHOTO_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "tif", "tiff"];
@@ -427,20 +428,35 @@ fn render_one(
         density_map: inputs.density.as_deref(),
         exclusions: inputs.exclude.as_deref().into_iter().collect(),
     };
-    let (mut loaded, sources) = io::load_photo_with_sources(photo, &options.limits, &files)?;
-    let (w, h) = (loaded.image.width(), loaded.image.height());
-    let mut params = config.treatment.clone();
-    // A head outline (the design's, unless the config gives one) brings its scale when none is set.
-    if params.head.is_none() {
-        params.head = sources.design.as_ref().and_then(|d| d.head);
-    }
-    let given = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-    let (field, scale) = sources.build(w, h, given, params.seed)?;
-    params.px_per_mm = Some(scale.px_per_mm);
-    drop(sources);
+    // The field built and the impressions placed while the photo decodes (as `smpsim render` does).
+    let (mut loaded, beside) = io::load_photo_beside(photo, &options.limits, |w, h| {
+        let sources = io::load_sources(&files, w, h)?;
+        let mut params = config.treatment.clone();
+        // A head outline (the design's, unless the config gives one) brings its scale when none is set.
+        if params.head.is_none() {
+            params.head = sources.design.as_ref().and_then(|d| d.head);
+        }
+        let given = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
+        let (field, scale) = sources.build(w, h, given, params.seed)?;
+        params.px_per_mm = Some(scale.px_per_mm);
+        // `auto` shade is chosen from the pixels, so that placement waits for them.
+        let planned = match params.shade {
+            ShadeSpec::Auto => None,
+            _ => Some(crate::plan(w, h, &field, &params)?),
+        };
+        Ok::<_, Error>((field, params, planned))
+    })?;
+    let (field, params, planned) = beside?;
     let icc = loaded.icc.as_deref();
     let impressions = if config.output.compare {
-        let (after, stats) = crate::render_image(&loaded.image, &field, &params)?;
+        let (after, stats) = match planned {
+            Some(planned) => {
+                let mut after = loaded.image.clone();
+                let stats = crate::render_planned_mut(&mut after, &field, &params, planned)?;
+                (after, stats)
+            }
+            None => crate::render_image(&loaded.image, &field, &params)?,
+        };
         io::save_image(&output.join(&after_rel), &after, icc, config.output.quality)?;
         let pair = crate::compose::side_by_side(&loaded.image.to_rgb8(), &after.to_rgb8(), 16);
         io::save_image(
@@ -452,7 +468,10 @@ fn render_one(
         stats.impressions
     } else {
         // Nothing to compare: stamp the decoded photo in place, so a job holds one full-size copy, not two.
-        let stats = crate::render_image_mut(&mut loaded.image, &field, &params)?;
+        let stats = match planned {
+            Some(planned) => crate::render_planned_mut(&mut loaded.image, &field, &params, planned)?,
+            None => crate::render_image_mut(&mut loaded.image, &field, &params)?,
+        };
         io::save_image(&output.join(&after_rel), &loaded.image, icc, config.output.quality)?;
         stats.impressions
     };
