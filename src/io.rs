@@ -110,9 +110,15 @@ struct Opened<D> {
     name: PathBuf,
 }
 
-/// Reads and checks the header of the image in `bytes` (`name` names it in errors).
+/// Checks that `bytes` hold a whole image this tool reads, then reads and checks its header (`name` names it
+/// in errors).
 fn open<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opened<impl ImageDecoder + 'b>> {
-    let path = name;
+    check_whole(bytes, name)?;
+    open_checked(bytes, limits, name)
+}
+
+/// Refuses `bytes` that are empty, not an image this tool reads, or a JPEG cut off before its end.
+fn check_whole(bytes: &[u8], path: &Path) -> Result<()> {
     if bytes.is_empty() {
         return Err(bad_file(path, "is empty (0 bytes)"));
     }
@@ -120,21 +126,25 @@ fn open<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opene
         .with_guessed_format()
         .map_err(io_err(path))?;
     match reader.format() {
-        None => {
-            return Err(bad_file(
-                path,
-                "is not an image this tool reads (JPEG, PNG, WebP or TIFF)",
-            ))
-        }
-        Some(ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
-            // The JPEG decoder fills a cut-off image with grey rather than failing.
-            return Err(bad_file(
-                path,
-                "truncated JPEG: the image data ends before its end marker",
-            ));
-        }
-        _ => {}
+        None => Err(bad_file(
+            path,
+            "is not an image this tool reads (JPEG, PNG, WebP or TIFF)",
+        )),
+        // The JPEG decoder fills a cut-off image with grey rather than failing.
+        Some(ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => Err(bad_file(
+            path,
+            "truncated JPEG: the image data ends before its end marker",
+        )),
+        _ => Ok(()),
     }
+}
+
+/// [`open`] for bytes [`check_whole`] passed (it scans the whole file, so is done once).
+fn open_checked<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opened<impl ImageDecoder + 'b>> {
+    let path = name;
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(io_err(path))?;
     let mut decoder = reader.into_decoder().map_err(|e| image_err(path, e))?;
     let (w, h) = decoder.dimensions();
     if w as u64 * h as u64 > limits.max_pixels {
@@ -291,7 +301,10 @@ pub fn load_photo_beside<R: Send>(
     // The header is read a second time in the task that decodes (a decoder cannot move between threads), so
     // that both halves run as rayon tasks: a decode on the calling thread beside the pool's workers would put
     // three threads on two cores (measured: the decode then took 20–45 ms longer).
-    let (loaded, r) = rayon::join(|| open(&bytes, limits, photo)?.decode(), || beside(width, height));
+    let (loaded, r) = rayon::join(
+        || open_checked(&bytes, limits, photo)?.decode(),
+        || beside(width, height),
+    );
     let loaded = loaded?;
     debug_assert_eq!((loaded.image.width(), loaded.image.height()), (width, height));
     Ok((loaded, r))
