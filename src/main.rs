@@ -367,6 +367,36 @@ impl DesignArgs {
         }
         Ok(sources.build(width, height, px_per_mm, seed)?)
     }
+
+    /// The density field, its scale and the head outline: the head given (or fitted, `--head auto`), else the
+    /// design file's unless `--flat`, whose width sets the scale when `px_per_mm` (the one given) is `None`.
+    /// `photo` may be `None`, its size given, unless an option reads its pixels ([`DesignArgs::reads_pixels`],
+    /// [`ScaleSeedArgs::reads_pixels`]).
+    fn field_scale_head(
+        &self,
+        scale_seed: &ScaleSeedArgs,
+        px_per_mm: Option<f32>,
+        seed: u64,
+        photo: Option<&image::DynamicImage>,
+        size: (u32, u32),
+        sources: &FieldSources,
+    ) -> Result<(DensityField, Scale, Option<smpsim::head::HeadModel>)> {
+        let mut head = scale_seed.head(photo)?;
+        let given = px_per_mm.or(head.map(|h| h.px_per_mm()));
+        let (mut field, mut scale) = self.field(photo, size, sources, given, seed, head.as_ref())?;
+        if let (None, false, Some(h)) = (head, scale_seed.flat, design_head(sources)) {
+            // The design file's head outline: the curved-scalp model, and its scale when none was given.
+            head = Some(h);
+            if px_per_mm.is_none() {
+                (field, scale) = self.field(photo, size, sources, Some(h.px_per_mm()), seed, Some(&h))?;
+            }
+        }
+        let scale = Scale {
+            estimated: px_per_mm.is_none(),
+            ..scale
+        };
+        Ok((field, scale, head))
+    }
 }
 
 /// Photo scale and seed, which every command that draws a design needs.
@@ -740,36 +770,6 @@ struct BesideDecode {
     mask_seconds: f64,
 }
 
-/// The density field and its scale, setting `params.head`: from the design's `sources` and, for the options
-/// that read them, the photo's pixels (`photo` may be `None`, its size given, unless one does).
-fn field_and_scale(
-    args: &RenderArgs,
-    params: &mut Params,
-    photo: Option<&image::DynamicImage>,
-    size: (u32, u32),
-    sources: &FieldSources,
-) -> Result<(DensityField, Scale)> {
-    params.head = args.treatment.scale_seed.head(photo)?;
-    let field_scale = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale) =
-        args.design
-            .field(photo, size, sources, field_scale, params.seed, params.head.as_ref())?;
-    if let (None, false, Some(h)) = (params.head, args.treatment.scale_seed.flat, design_head(sources)) {
-        // The design file's head outline: the curved-scalp model, and its scale when none was given.
-        params.head = Some(h);
-        if params.px_per_mm.is_none() {
-            (field, scale) = args
-                .design
-                .field(photo, size, sources, Some(h.px_per_mm()), params.seed, Some(&h))?;
-        }
-    }
-    let scale = Scale {
-        estimated: params.px_per_mm.is_none(),
-        ..scale
-    };
-    Ok((field, scale))
-}
-
 /// A variant's parameters at the render's settled scale and head.
 fn variant_params(variant: &Variant, params: &Params, scale: Scale) -> Params {
     Params {
@@ -816,7 +816,15 @@ fn render(args: &RenderArgs) -> Result<()> {
         let (mut field, mut planned, mut mask_seconds) = (None, None, 0.0);
         if field_beside {
             let mut params = params.clone();
-            let (f, scale) = field_and_scale(args, &mut params, None, (width, height), &sources)?;
+            let (f, scale, head) = args.design.field_scale_head(
+                &args.treatment.scale_seed,
+                params.px_per_mm,
+                params.seed,
+                None,
+                (width, height),
+                &sources,
+            )?;
+            params.head = head;
             mask_seconds = t.elapsed().as_secs_f64();
             if plan_beside {
                 planned = Some(smpsim::plan(
@@ -846,9 +854,17 @@ fn render(args: &RenderArgs) -> Result<()> {
         None => {
             let t = Instant::now();
             let size = (loaded.image.width(), loaded.image.height());
-            let field_scale = field_and_scale(args, &mut params, Some(&loaded.image), size, &sources)?;
+            let (field, scale, head) = args.design.field_scale_head(
+                &args.treatment.scale_seed,
+                params.px_per_mm,
+                params.seed,
+                Some(&loaded.image),
+                size,
+                &sources,
+            )?;
+            params.head = head;
             mask += t.elapsed().as_secs_f64();
-            field_scale
+            (field, scale)
         }
     };
     report_estimated_scale(scale, &field, params.head.is_some());
@@ -1026,25 +1042,16 @@ fn mask(args: &MaskArgs) -> Result<()> {
     refuse_overwrites(&args.photo, &args.design, &outputs)?;
     let (loaded, sources) = args.design.load(&args.photo, &args.limits)?;
     let seed = args.scale_seed.seed.unwrap_or(Params::default().seed);
-    let (photo, size) = (Some(&loaded.image), (loaded.image.width(), loaded.image.height()));
-    let mut head = args.scale_seed.head(photo)?;
-    let scale_given = args.scale_seed.px_per_mm.or(head.map(|h| h.px_per_mm()));
-    let (mut field, mut scale) = args
-        .design
-        .field(photo, size, &sources, scale_given, seed, head.as_ref())?;
-    if let (None, false, Some(h)) = (head, args.scale_seed.flat, design_head(&sources)) {
-        head = Some(h);
-        if args.scale_seed.px_per_mm.is_none() {
-            (field, scale) = args
-                .design
-                .field(photo, size, &sources, Some(h.px_per_mm()), seed, Some(&h))?;
-        }
-    }
+    let size = (loaded.image.width(), loaded.image.height());
+    let (field, scale, head) = args.design.field_scale_head(
+        &args.scale_seed,
+        args.scale_seed.px_per_mm,
+        seed,
+        Some(&loaded.image),
+        size,
+        &sources,
+    )?;
     let photo = loaded.image.into_rgb8();
-    let scale = Scale {
-        estimated: args.scale_seed.px_per_mm.is_none(),
-        ..scale
-    };
     report_estimated_scale(scale, &field, head.is_some());
     io::save_gray(&args.out, &field.to_image())?;
     if let Some(path) = &args.overlay {
