@@ -447,17 +447,17 @@ fn render_one(
         Ok::<_, Error>((field, params, planned))
     })?;
     let (field, params, planned) = beside?;
+    // With a comparison to write, the render goes on a copy; otherwise the decoded photo is stamped in place,
+    // so a job holds one full-size copy, not two.
+    let mut copy = config.output.compare.then(|| loaded.image.clone());
+    let after = copy.as_mut().unwrap_or(&mut loaded.image);
+    let stats = match planned {
+        Some(planned) => crate::render_planned_mut(after, &field, &params, planned)?,
+        None => crate::render_image_mut(after, &field, &params)?,
+    };
     let icc = loaded.icc.as_deref();
-    let impressions = if config.output.compare {
-        let (after, stats) = match planned {
-            Some(planned) => {
-                let mut after = loaded.image.clone();
-                let stats = crate::render_planned_mut(&mut after, &field, &params, planned)?;
-                (after, stats)
-            }
-            None => crate::render_image(&loaded.image, &field, &params)?,
-        };
-        io::save_image(&output.join(&after_rel), &after, icc, config.output.quality)?;
+    io::save_image(&output.join(&after_rel), after, icc, config.output.quality)?;
+    if let Some(after) = &copy {
         let pair = crate::compose::side_by_side(&loaded.image.to_rgb8(), &after.to_rgb8(), 16);
         io::save_image(
             &output.join(&compare_rel),
@@ -465,16 +465,8 @@ fn render_one(
             icc,
             config.output.quality,
         )?;
-        stats.impressions
-    } else {
-        // Nothing to compare: stamp the decoded photo in place, so a job holds one full-size copy, not two.
-        let stats = match planned {
-            Some(planned) => crate::render_planned_mut(&mut loaded.image, &field, &params, planned)?,
-            None => crate::render_image_mut(&mut loaded.image, &field, &params)?,
-        };
-        io::save_image(&output.join(&after_rel), &loaded.image, icc, config.output.quality)?;
-        stats.impressions
-    };
+    }
+    let impressions = stats.impressions;
     Ok((Status::Rendered, Some(impressions), outputs))
 }
 
