@@ -428,7 +428,8 @@ fn render_one(
         density_map: inputs.density.as_deref(),
         exclusions: inputs.exclude.as_deref().into_iter().collect(),
     };
-    // The field built and the impressions placed while the photo decodes (as `smpsim render` does).
+    // The field built and the impressions placed and prepared while the photo decodes (as `smpsim render`
+    // does).
     let (mut loaded, beside) = io::load_photo_beside(photo, &options.limits, |w, h| {
         let sources = io::load_sources(&files, w, h)?;
         let mut params = config.treatment.clone();
@@ -442,7 +443,7 @@ fn render_one(
         // `auto` shade is chosen from the pixels, so that placement waits for them.
         let planned = match params.shade {
             ShadeSpec::Auto => None,
-            _ => Some(crate::plan(w, h, &field, &params)?),
+            _ => Some(crate::plan_and_prepare(w, h, &field, &params)?),
         };
         Ok::<_, Error>((field, params, planned))
     })?;

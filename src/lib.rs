@@ -65,7 +65,7 @@ pub use field::DensityField;
 pub use params::{Params, Rgb8};
 pub use place::Impression;
 pub use render::{
-    plan, render, render_image, render_image_mut, render_mut, render_planned_mut, resolve_shade, stamp_impressions,
-    RenderStats, Rendered,
+    plan, plan_and_prepare, render, render_image, render_image_mut, render_mut, render_planned_mut, resolve_shade,
+    stamp_impressions, Planned, RenderStats, Rendered,
 };
 pub use stamp::SIMD_ENV;

@@ -764,8 +764,8 @@ struct BesideDecode {
     sources: FieldSources,
     /// The field, its scale and the parameters they settle (head, scale), unless they needed the pixels.
     field: Option<(DensityField, Scale, Params)>,
-    /// The one output's impressions, placed, when that needed the pixels neither.
-    planned: Option<(Vec<smpsim::Impression>, smpsim::RenderStats)>,
+    /// The one output's impressions, placed and prepared for stamping, when that needed the pixels neither.
+    planned: Option<smpsim::Planned>,
     /// Seconds spent building the field (0 if it was not built here).
     mask_seconds: f64,
 }
@@ -804,7 +804,8 @@ fn render(args: &RenderArgs) -> Result<()> {
     let total = Instant::now();
     let t = Instant::now();
     // While the photo decodes (on one core), the other reads the design's files, builds the field and, for a
-    // single output, places the impressions: all of it unless an option reads the photo's pixels to do so.
+    // single output, places the impressions and prepares them for stamping: all of it unless an option reads
+    // the photo's pixels to do so.
     let field_beside = !args.design.reads_pixels() && !args.treatment.scale_seed.reads_pixels();
     let present = &args.present;
     let keep_before = variants.len() > 1 || args.compare.is_some() || present.sheet.is_some() || present.html.is_some();
@@ -827,7 +828,7 @@ fn render(args: &RenderArgs) -> Result<()> {
             params.head = head;
             mask_seconds = t.elapsed().as_secs_f64();
             if plan_beside {
-                planned = Some(smpsim::plan(
+                planned = Some(smpsim::plan_and_prepare(
                     width,
                     height,
                     &f,

@@ -49,7 +49,7 @@ const PIECES: usize = 16;
 const MIN_PIECE: usize = 4096;
 
 /// Optical settings for a stamping pass.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ink {
     /// Pigment colours at full opacity, indexed by [`Impression::shade`].
     pub shades: Vec<Rgb8>,
@@ -445,52 +445,99 @@ fn stamp_with<T: Channel>(
     ink: &Ink,
     tables: T::Tables,
 ) -> Result<(), Undrawable> {
+    let ready = Ready::new(impressions, ink, field.height(), T::invisible())?;
+    stamp_ready(data, channels, field, &ready, tables);
+    Ok(())
+}
+
+/// Impressions made ready to stamp with one ink on images of one height and channel type: each one prepared
+/// (its box and the terms of its coverage) and listed in the bands of rows it touches. This is the part of
+/// stamping that reads no pixels, so it can run before the photo is decoded ([`crate::plan_and_prepare`]).
+pub(crate) struct Ready {
+    prepared: Vec<Prepared>,
+    /// Per piece of `per_piece` impressions (the last may be short), its impressions band by band.
+    bands: Vec<Bands>,
+    per_piece: usize,
+    height: u32,
+    ink: Ink,
+    invisible: f32,
+}
+
+impl Ready {
+    /// `impressions` prepared for `ink` on images `height` rows high whose channel type's invisible darkening
+    /// ([`Channel::invisible`]) is `invisible`; an error if any of them is not drawable.
+    pub(crate) fn new(impressions: &[Impression], ink: &Ink, height: u32, invisible: f32) -> Result<Self, Undrawable> {
+        let shades_linear: Vec<[f32; 3]> = ink
+            .shades
+            .iter()
+            .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
+            .collect();
+        // An index past the mix takes its first shade; a near-black if there is none.
+        let shades: Box<prepare::ShadeTable> = Box::new(std::array::from_fn(|i| {
+            shades_linear
+                .get(i)
+                .or(shades_linear.first())
+                .copied()
+                .unwrap_or([0.02; 3])
+        }));
+        let (blur, h) = (ink.pixel_sigma(), height as usize);
+        // Impressions are prepared and sorted into bands in parallel pieces (how many follows the list's
+        // length alone, so the work never depends on the thread count); a band then walks the pieces in
+        // order, so each pixel still sees its impressions in placement order. Done serially, sorting into
+        // bands held up the second thread. The prepared impressions go straight into one list (64 bytes
+        // each) on 2 MB pages: in 4 kB pages, its page faults took ~3 ms of a 100k render's single-thread
+        // stamping.
+        let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(impressions.len());
+        crate::huge_pages::prefer_huge_pages(prepared.spare_capacity_mut());
+        // Each piece is checked as it is prepared (reading the impressions once), and sorted into bands right
+        // after, while its records are still in L2.
+        let bands: Vec<(Bands, bool)> = prepared.spare_capacity_mut()[..impressions.len()]
+            .par_chunks_mut(per_piece)
+            .zip(impressions.par_chunks(per_piece))
+            .with_max_len(1) // one task a piece, so either thread can take any (see `stamp_ready`)
+            .map(|(slots, piece)| {
+                let (prepared, drawable) = prepare::prepare_into(piece, slots, blur, &shades, invisible);
+                (Bands::new(prepared, h), drawable)
+            })
+            .collect();
+        if !bands.iter().all(|&(_, drawable)| drawable) {
+            return Err(Undrawable);
+        }
+        // SAFETY: the chunks cover the first `impressions.len()` slots, and `prepare_into` writes every slot
+        // of its chunk.
+        unsafe { prepared.set_len(impressions.len()) };
+        Ok(Ready {
+            prepared,
+            bands: bands.into_iter().map(|(bands, _)| bands).collect(),
+            per_piece,
+            height,
+            ink: ink.clone(),
+            invisible,
+        })
+    }
+
+    /// Whether these are ready for stamping with `ink` an image `height` rows high of channel type `T`.
+    pub(crate) fn fits<T: Channel>(&self, ink: &Ink, height: u32) -> bool {
+        self.height == height && self.invisible == T::invisible() && self.ink == *ink
+    }
+}
+
+/// Stamps `ready` onto `data` (see [`stamp`]); `ready` [fits](Ready::fits) the image.
+pub(crate) fn stamp_ready<T: Channel>(
+    data: &mut [T],
+    channels: usize,
+    field: &DensityField,
+    ready: &Ready,
+    tables: T::Tables,
+) {
     let (w, h) = (field.width() as usize, field.height() as usize);
     debug_assert_eq!(data.len(), w * h * channels);
-    if w == 0 || h == 0 || impressions.is_empty() {
-        let drawable = impressions.iter().all(Impression::is_drawable);
-        return drawable.then_some(()).ok_or(Undrawable);
+    debug_assert_eq!(ready.height as usize, h);
+    if w == 0 || h == 0 || ready.prepared.is_empty() {
+        return;
     }
-    let shades_linear: Vec<[f32; 3]> = ink
-        .shades
-        .iter()
-        .map(|s| s.0.map(|v| srgb_to_linear(v as f32 / 255.0)))
-        .collect();
-    // An index past the mix takes its first shade; a near-black if there is none.
-    let shades: Box<prepare::ShadeTable> = Box::new(std::array::from_fn(|i| {
-        shades_linear
-            .get(i)
-            .or(shades_linear.first())
-            .copied()
-            .unwrap_or([0.02; 3])
-    }));
-    let (invisible, blur) = (T::invisible(), ink.pixel_sigma());
-    // Impressions are prepared and sorted into bands in parallel pieces (how many follows the list's length
-    // alone, so the work never depends on the thread count); a band then walks the pieces in order, so each
-    // pixel still sees its impressions in placement order. Done serially, sorting into bands held up the
-    // second thread. The prepared impressions go straight into one list (64 bytes each) on 2 MB pages: in
-    // 4 kB pages, its page faults took ~3 ms of a 100k render's single-thread stamping.
-    let per_piece = impressions.len().div_ceil(PIECES).max(MIN_PIECE);
-    let mut prepared: Vec<Prepared> = Vec::with_capacity(impressions.len());
-    crate::huge_pages::prefer_huge_pages(prepared.spare_capacity_mut());
-    // Each piece is checked as it is prepared (reading the impressions once), and sorted into bands right
-    // after, while its records are still in L2.
-    let bands: Vec<(Bands, bool)> = prepared.spare_capacity_mut()[..impressions.len()]
-        .par_chunks_mut(per_piece)
-        .zip(impressions.par_chunks(per_piece))
-        .with_max_len(1) // one task a piece, so either thread can take any (see the bands below)
-        .map(|(slots, piece)| {
-            let (prepared, drawable) = prepare::prepare_into(piece, slots, blur, &shades, invisible);
-            (Bands::new(prepared, h), drawable)
-        })
-        .collect();
-    if !bands.iter().all(|&(_, drawable)| drawable) {
-        return Err(Undrawable);
-    }
-    // SAFETY: the chunks cover the first `impressions.len()` slots, and `prepare_into` writes every slot of
-    // its chunk.
-    unsafe { prepared.set_len(impressions.len()) };
-    let pieces: Vec<(&[Prepared], &Bands)> = prepared.chunks(per_piece).zip(bands.iter().map(|(b, _)| b)).collect();
+    let pieces: Vec<(&[Prepared], &Bands)> = ready.prepared.chunks(ready.per_piece).zip(&ready.bands).collect();
     // One rayon task per band. Left to itself, rayon splits an indexed loop into about four pieces on two
     // threads and splits further only when a thread steals; a photo's bands carry very uneven work (the
     // head against the backdrop), and in about half of a 100k render's runs one thread finished its
@@ -507,7 +554,6 @@ fn stamp_with<T: Channel>(
                 .flat_map(|&(prepared, bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
             T::stamp_band(pixels, channels, field, rows, impressions, tables);
         });
-    Ok(())
 }
 
 /// A piece's impressions listed band by band, each band's in their order: a counting sort into one list.

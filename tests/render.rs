@@ -374,3 +374,58 @@ fn a_render_planned_ahead_is_the_same_render() {
     assert!(err.to_string().contains("#0 opacity = 1.5"), "{err}");
     assert!(img == grey, "the photo changed");
 }
+
+#[test]
+fn impressions_prepared_ahead_stamp_the_same_bytes_on_any_photo() {
+    use image::DynamicImage;
+    let (w, h) = (160, 120);
+    let field = disc_field(w, h, 50.0);
+    let p = Params {
+        density: 400.0,
+        ..params()
+    };
+    let rgb = photo(w, h);
+    let rgba = DynamicImage::ImageRgb8(rgb.clone()).to_rgba8();
+    // 8-bit RGB and RGBA use the prepared impressions; the others have them prepared again.
+    for photo in [
+        DynamicImage::ImageRgb8(rgb.clone()),
+        DynamicImage::ImageRgba8(rgba),
+        DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(rgb.clone()).to_rgb16()),
+        DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()),
+    ] {
+        let (mut at_once, mut ahead) = (photo.clone(), photo.clone());
+        let once = smpsim::render_image_mut(&mut at_once, &field, &p).unwrap();
+        let planned = smpsim::plan_and_prepare(w, h, &field, &p).unwrap();
+        assert_eq!(planned.impressions(), plan(w, h, &field, &p).unwrap().0.as_slice());
+        assert!(format!("{planned:?}").contains("prepared: true"), "{planned:?}");
+        let later = smpsim::render_planned_mut(&mut ahead, &field, &p, planned).unwrap();
+        assert!(at_once == ahead, "{:?}", photo.color());
+        assert!(at_once != photo, "nothing drawn on {:?}", photo.color());
+        assert_eq!(once.impressions, later.impressions);
+    }
+
+    // Prepared with one ink, stamped with another (an older treatment, another shade): the other ink's bytes.
+    let other = Params {
+        shade: "#5a3020".parse().unwrap(),
+        years: 6.0,
+        ..p.clone()
+    };
+    let (impressions, stats) = plan(w, h, &field, &p).unwrap();
+    let mut expected = DynamicImage::ImageRgb8(rgb.clone());
+    smpsim::render_planned_mut(&mut expected, &field, &other, (impressions, stats)).unwrap();
+    let mut img = DynamicImage::ImageRgb8(rgb.clone());
+    let planned = smpsim::plan_and_prepare(w, h, &field, &p).unwrap();
+    smpsim::render_planned_mut(&mut img, &field, &other, planned).unwrap();
+    assert!(img == expected);
+    let mut with_p = DynamicImage::ImageRgb8(rgb.clone());
+    smpsim::render_image_mut(&mut with_p, &field, &p).unwrap();
+    assert!(img != with_p, "the ink made no difference");
+
+    // A photo of another size than the field is an error, and the photo is left as it was.
+    let taller = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h + 16, image::Rgb([200, 160, 140])));
+    let mut img = taller.clone();
+    let planned = smpsim::plan_and_prepare(w, h, &field, &p).unwrap();
+    let err = smpsim::render_planned_mut(&mut img, &field, &p, planned).unwrap_err();
+    assert!(err.to_string().contains("density field"), "{err}");
+    assert!(img == taller);
+}
