@@ -287,7 +287,8 @@ pub fn load_photo_with_sources(
 /// Decodes a photo, as [`load_with_limits`] does, and meanwhile, on another thread, runs `beside` with the
 /// photo's upright width and height (read from its header): work that needs the photo's size but not its
 /// pixels, such as reading its masks, building the density field and placing the impressions
-/// ([`crate::plan`]). A JPEG decodes on one core; this puts the other to use.
+/// ([`crate::plan`], or [`crate::plan_and_prepare`] to prepare them for stamping too). A JPEG decodes on one
+/// core; this puts the other to use.
 ///
 /// `beside` does not run if the photo's header is bad; if the pixels then fail to decode, that error is
 /// returned (whatever `beside` returned is dropped).
