@@ -539,7 +539,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<SomeFailed>().is_some() => ExitCode::from(EXIT_SOME_FAILED),
         Err(e) => {
-            eprintln!("smpsim: {e:#}");
+            eprintln!("smpsim: {}", message(&e));
             let usage = e.downcast_ref::<UsageError>().is_some()
                 || matches!(
                     e.downcast_ref::<smpsim::Error>(),
@@ -757,6 +757,22 @@ fn resolve_auto_shade(
     params.shade = ShadeSpec::single(auto.shade);
     eprintln!("smpsim: shade auto → {}", auto.reason);
     Ok(Some(auto))
+}
+
+/// The error and its causes, joined by ": " as anyhow's `{:#}` does, but without a cause that the message
+/// before it already ends with (the library's file errors say their cause themselves, and also give it as
+/// their `source()` for programs that walk the chain).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if text.is_empty() {
+            text = cause;
+        } else if !text.ends_with(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 /// What `render` prepares while the photo decodes.

@@ -145,6 +145,12 @@ fn unreadable_inputs_exit_1_naming_the_file_and_write_nothing() {
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{expect}: {}", stderr_of(&o));
         assert!(stderr_of(&o).contains(expect), "{expect}: {}", stderr_of(&o));
+        // The operating system's reason once, not repeated as the error's cause.
+        assert!(
+            stderr_of(&o).matches("os error").count() <= 1,
+            "{expect}: {}",
+            stderr_of(&o)
+        );
         assert!(!out.exists(), "{expect}: an output was written");
     }
     // Nothing but the inputs is left in the folder: no temporary files either.
@@ -459,4 +465,55 @@ fn render_while_decoding_gives_the_library_s_bytes() {
         cli.as_bytes() == photo.as_bytes(),
         "the CLI's render differs from the library's"
     );
+}
+
+/// A disk that fills up while the render is written: the file-size limit (`RLIMIT_FSIZE`, with `SIGXFSZ`
+/// ignored) makes a write past 64 kB fail as a full disk would. The error names the output, the previous
+/// file of that name is left as it was, and no temporary file stays behind.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_disk_that_fills_up_leaves_the_previous_output_and_no_partial_file() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("after.jpg");
+    std::fs::write(&out, b"the render of last week").unwrap();
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("smpsim"));
+    command
+        .args(["render", FIXTURE_PHOTO, "--mask", FIXTURE_MASK, "-o"])
+        .arg(&out);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64 * 1024,
+                rlim_max: 64 * 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0
+                || libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = command.output().unwrap();
+    let stderr = stderr_of(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("after.jpg"), "{stderr}");
+    assert_eq!(stderr.matches("File too large").count(), 1, "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"the render of last week");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["after.jpg"], "a temporary file was left");
+
+    // The same render without the limit writes the whole image: the limit, not the render, failed it.
+    let o = smpsim()
+        .args(["render", FIXTURE_PHOTO, "--mask", FIXTURE_MASK, "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(std::fs::metadata(&out).unwrap().len() > 64 * 1024);
 }
