@@ -66,8 +66,6 @@ fn main() {
     eprintln!("ratios: end-to-end breakdown …");
     let mut st = Stages::default();
     let mut impressions = Vec::new();
-    let file_mb = |path: &Path| std::fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64 / 1e6);
-    let mut rendered_mb = f64::NAN;
     for rep in 0..=REPS {
         let t = Instant::now();
         let photo = io::load_photo(&photo_path).expect("decode");
@@ -88,7 +86,6 @@ fn main() {
         let t = Instant::now();
         io::save_rgb(&out_path, &out, QUALITY).expect("encode");
         let encode = secs(t);
-        rendered_mb = file_mb(&out_path);
         let t = Instant::now();
         let bytes = encode_in_memory(&out);
         let encode_mem = secs(t);
@@ -100,6 +97,9 @@ fn main() {
         impressions = imps;
     }
     let n = impressions.len();
+    // The render as the stages above last wrote it (the whole chain below writes over it).
+    let file_mb = |path: &Path| std::fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64 / 1e6);
+    let rendered_mb = file_mb(&out_path);
 
     // The same job as `smpsim render` does it, as library calls: the mask read, the field built and the
     // impressions placed and prepared for stamping while the photo decodes (`io::load_photo_beside`), then

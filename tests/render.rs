@@ -323,32 +323,46 @@ fn impressions_that_cannot_be_drawn_are_errors_naming_them() {
     assert!(img != photo, "a good impression drew nothing");
 }
 
-/// Placing first (as `smpsim render` does while the photo decodes) and stamping later gives the bytes of a
-/// render in one call, for 8-bit and 16-bit, RGB and greyscale photos; `shade = auto` must be resolved first,
-/// and bad impressions leave even a photo that needs converting unchanged.
-#[test]
-fn a_render_planned_ahead_is_the_same_render() {
-    use image::DynamicImage;
+/// The scene of the planned-ahead tests: a disc of treatment on a 160×120 photo, dense enough for 100+ impressions.
+fn planning_scene() -> (u32, u32, DensityField, Params, RgbImage) {
     let (w, h) = (160, 120);
-    let field = disc_field(w, h, 50.0);
     let p = Params {
         density: 400.0,
         ..params()
     };
-    let rgb = photo(w, h);
+    (w, h, disc_field(w, h, 50.0), p, photo(w, h))
+}
+
+/// Placing first (as `smpsim render` does while the photo decodes) and stamping later gives the bytes of a
+/// render in one call, for 8-bit and 16-bit, RGB, RGBA and greyscale photos, whether the impressions were only
+/// placed (`plan`) or also prepared for stamping (`plan_and_prepare`: used as they are on 8-bit RGB and RGBA,
+/// prepared again on the others); `shade = auto` must be resolved first, and bad impressions leave even a
+/// photo that needs converting unchanged.
+#[test]
+fn a_render_planned_ahead_is_the_same_render() {
+    use image::DynamicImage;
+    let (w, h, field, p, rgb) = planning_scene();
     for photo in [
         DynamicImage::ImageRgb8(rgb.clone()),
+        DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(rgb.clone()).to_rgba8()),
         DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(rgb.clone()).to_rgb16()),
         DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()),
     ] {
-        let (mut at_once, mut ahead) = (photo.clone(), photo.clone());
+        let mut at_once = photo.clone();
         let once = smpsim::render_image_mut(&mut at_once, &field, &p).unwrap();
-        let planned = plan(w, h, &field, &p).unwrap();
-        assert!(planned.0.len() > 100, "{} impressions", planned.0.len());
-        let later = smpsim::render_planned_mut(&mut ahead, &field, &p, planned).unwrap();
-        assert!(at_once == ahead, "{:?}", photo.color());
+        assert!(at_once != photo, "nothing drawn on {:?}", photo.color());
         assert!(at_once != photo.clone().into_rgb16().into(), "nothing drawn");
-        assert_eq!(once.impressions, later.impressions);
+        let placed = plan(w, h, &field, &p).unwrap();
+        assert!(placed.0.len() > 100, "{} impressions", placed.0.len());
+        let prepared = smpsim::plan_and_prepare(w, h, &field, &p).unwrap();
+        assert_eq!(prepared.impressions(), placed.0.as_slice());
+        assert!(format!("{prepared:?}").contains("prepared: true"), "{prepared:?}");
+        for planned in [smpsim::Planned::from(placed), prepared] {
+            let mut ahead = photo.clone();
+            let later = smpsim::render_planned_mut(&mut ahead, &field, &p, planned).unwrap();
+            assert!(at_once == ahead, "{:?}", photo.color());
+            assert_eq!(once.impressions, later.impressions);
+        }
     }
 
     let auto = Params {
@@ -375,35 +389,12 @@ fn a_render_planned_ahead_is_the_same_render() {
     assert!(img == grey, "the photo changed");
 }
 
+/// Impressions prepared with one ink and stamped with another get the other ink; a photo of another size than
+/// the field is refused.
 #[test]
-fn impressions_prepared_ahead_stamp_the_same_bytes_on_any_photo() {
+fn impressions_prepared_ahead_follow_the_ink_and_size_they_meet() {
     use image::DynamicImage;
-    let (w, h) = (160, 120);
-    let field = disc_field(w, h, 50.0);
-    let p = Params {
-        density: 400.0,
-        ..params()
-    };
-    let rgb = photo(w, h);
-    let rgba = DynamicImage::ImageRgb8(rgb.clone()).to_rgba8();
-    // 8-bit RGB and RGBA use the prepared impressions; the others have them prepared again.
-    for photo in [
-        DynamicImage::ImageRgb8(rgb.clone()),
-        DynamicImage::ImageRgba8(rgba),
-        DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(rgb.clone()).to_rgb16()),
-        DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()),
-    ] {
-        let (mut at_once, mut ahead) = (photo.clone(), photo.clone());
-        let once = smpsim::render_image_mut(&mut at_once, &field, &p).unwrap();
-        let planned = smpsim::plan_and_prepare(w, h, &field, &p).unwrap();
-        assert_eq!(planned.impressions(), plan(w, h, &field, &p).unwrap().0.as_slice());
-        assert!(format!("{planned:?}").contains("prepared: true"), "{planned:?}");
-        let later = smpsim::render_planned_mut(&mut ahead, &field, &p, planned).unwrap();
-        assert!(at_once == ahead, "{:?}", photo.color());
-        assert!(at_once != photo, "nothing drawn on {:?}", photo.color());
-        assert_eq!(once.impressions, later.impressions);
-    }
-
+    let (w, h, field, p, rgb) = planning_scene();
     // Prepared with one ink, stamped with another (an older treatment, another shade): the other ink's bytes.
     let other = Params {
         shade: "#5a3020".parse().unwrap(),
