@@ -13,7 +13,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::{prefetch_band_below, prefetch_record, Prepared, U8Tables, RECORD_LOOKAHEAD};
-use crate::colour::{darken_u8, DARK_MAX, KNEE, OFFSET, POWER_END, POWER_OCTAVES, POWER_POLYNOMIAL};
+use crate::colour::{darken_u8, DARK_MAX, OFFSET, POWER_END, POWER_OCTAVES, POWER_POLYNOMIAL};
 use crate::field::DensityField;
 use crate::pieces;
 
@@ -92,6 +92,9 @@ fn impression<const C: usize, const AT_ONCE: bool>(
         _mm256_set1_ps(p.absorb[2]),
     ];
     let iota = _mm256_setr_ps(0., 1., 2., 3., 4., 5., 6., 7.);
+    // The k from which some channel's darkening k·absorb may reach POWER_END (1e-5 below it, for rounding):
+    // one comparison of k where the three darkenings took three.
+    let k_power = _mm256_set1_ps(POWER_END / p.absorb[0].max(p.absorb[1]).max(p.absorb[2]) * (1.0 - 1e-5));
     // The scalar kernel's dx0 + i, as in `avx512.rs`: exact, being small multiples of cx's last bit.
     let dx0 = _mm256_add_ps(_mm256_set1_ps(columns.start as f32 + 0.5 - p.cx), iota);
     let (eight, width) = (_mm256_set1_ps(8.0), _mm256_set1_ps(columns.len() as f32));
@@ -131,15 +134,12 @@ fn impression<const C: usize, const AT_ONCE: bool>(
             // hold eight levels and `room` bytes at every step's x (x ≤ (steps − 1)·8).
             let lane_levels = unsafe { load_levels::<AT_ONCE>(levels, x, n) };
             let untreated = _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane_levels, _mm256_setzero_si256()));
+            // No early exit when no lane is inside (or covered enough): those steps are a few rows at the box's
+            // top and bottom, and the branch, mispredicted there, cost more than the step (~5 % of stamping).
+            // Lanes outside `ok` are written back as they were read.
             let inside = _mm256_andnot_ps(untreated, _mm256_and_ps(in_row, _mm256_cmp_ps::<_CMP_LT_OQ>(u, reach)));
-            if _mm256_movemask_ps(inside) == 0 {
-                continue;
-            }
             let cover = cover_pieces.at(u);
             let ok = _mm256_and_ps(inside, _mm256_cmp_ps::<_CMP_GE_OQ>(cover, min_cover));
-            if _mm256_movemask_ps(ok) == 0 {
-                continue;
-            }
             let (raw, lanes) = unsafe { load_pixels::<C, AT_ONCE>(pixels, x, n) };
             let byte = _mm256_set1_epi32(0xff);
             let rgb = [
@@ -169,7 +169,7 @@ fn impression<const C: usize, const AT_ONCE: bool>(
                 _mm256_mul_ps(k, absorb[1]),
                 _mm256_mul_ps(k, absorb[2]),
             ];
-            let out = darken::<C, AT_ONCE>(rgb, darkening, ok, weakest, octaves, t);
+            let out = darken::<C, AT_ONCE>(rgb, darkening, ok, _mm256_cmp_ps::<_CMP_GE_OQ>(k, k_power), octaves, t);
             let out = _mm256_or_si256(
                 _mm256_or_si256(out[0], _mm256_slli_epi32::<8>(out[1])),
                 _mm256_slli_epi32::<16>(out[2]),
@@ -181,7 +181,7 @@ fn impression<const C: usize, const AT_ONCE: bool>(
 }
 
 /// `darken_u8(v, x)` for each channel's values `v` and darkenings `x`, in the lanes of `ok` (any value in the
-/// others); `weakest` is each lane's smallest value.
+/// others); `past_power` holds the lanes where some darkening may be past the power's octaves.
 ///
 /// Generic only over its caller's constants, so that each of the four `impression`s calls its own copy: LLVM
 /// inlines a private function into its only caller whatever its size, and a shared `darken` (four callers)
@@ -192,7 +192,7 @@ fn darken<const C: usize, const AT_ONCE: bool>(
     v: [__m256i; 3],
     x: [__m256; 3],
     ok: __m256,
-    weakest: __m256i,
+    past_power: __m256,
     octaves: __m256,
     t: &U8Tables,
 ) -> [__m256i; 3] {
@@ -218,29 +218,33 @@ fn darken<const C: usize, const AT_ONCE: bool>(
         _mm256_min_epi32(_mm256_cvtps_epi32(s[1]), v[1]),
         _mm256_min_epi32(_mm256_cvtps_epi32(s[2]), v[2]),
     ];
-    // Lanes where any channel needs another branch of `darken_u8`: past the power's octaves, or the value or
-    // the result on sRGB's linear segment. All three channels of those lanes go through it (for the others it
-    // gives what was computed here), as in `avx512.rs`.
-    let past_power = _mm256_cmp_ps::<_CMP_GE_OQ>(
-        _mm256_max_ps(_mm256_max_ps(x[0], x[1]), x[2]),
-        _mm256_set1_ps(POWER_END),
-    );
-    let dark = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(DARK_MAX as i32 + 1), weakest));
-    let below_knee = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_min_ps(_mm256_min_ps(s[0], s[1]), s[2]), _mm256_set1_ps(KNEE));
-    let slow = _mm256_movemask_ps(_mm256_and_ps(
-        ok,
-        _mm256_or_ps(_mm256_or_ps(past_power, dark), below_knee),
-    ));
+    // Lanes where any channel may need another branch of `darken_u8`: past the power's octaves, or the value
+    // or the result on sRGB's linear segment (v ≤ DARK_MAX or s < KNEE; either leaves a result ≤ DARK_MAX, so
+    // a result ≤ DARK_MAX + 1 takes both, and a few lanes more). All three channels of those lanes go through
+    // it (for the others it gives what was computed here), as in `avx512.rs`.
+    let weakest_out = _mm256_min_epi32(_mm256_min_epi32(out[0], out[1]), out[2]);
+    let dark = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(DARK_MAX as i32 + 2), weakest_out));
+    let slow = _mm256_movemask_ps(_mm256_and_ps(ok, _mm256_or_ps(past_power, dark)));
     if slow != 0 {
-        for ch in 0..3 {
-            let (vs, xs, mut outs) = (to_array_u32(v[ch]), to_array_f32(x[ch]), to_array_u32(out[ch]));
-            for lane in (0..8).filter(|lane| slow >> lane & 1 == 1) {
-                outs[lane] = darken_u8(vs[lane] as u8, xs[lane], t.decode) as u32;
-            }
-            out[ch] = load_u32(&outs);
-        }
+        // SAFETY: the caller's (AVX2).
+        unsafe { darken_lanes(&v, &x, &mut out, slow, t.decode) };
     }
     out
+}
+
+/// `darken_u8` for the lanes set in `slow`, into `out`: out of line, so that the rare lanes' scalar code and
+/// its calls do not crowd the registers of the step around it.
+#[cold]
+#[inline(never)]
+#[target_feature(enable = "avx2")]
+unsafe fn darken_lanes(v: &[__m256i; 3], x: &[__m256; 3], out: &mut [__m256i; 3], slow: i32, decode: &[f32; 256]) {
+    for ch in 0..3 {
+        let (vs, xs, mut outs) = (to_array_u32(v[ch]), to_array_f32(x[ch]), to_array_u32(out[ch]));
+        for lane in (0..8).filter(|lane| slow >> lane & 1 == 1) {
+            outs[lane] = darken_u8(vs[lane] as u8, xs[lane], decode) as u32;
+        }
+        out[ch] = load_u32(&outs);
+    }
 }
 
 /// [`crate::colour::transmittance_power`] in every lane, `octaves` being [`POWER_OCTAVES`] in reverse order
