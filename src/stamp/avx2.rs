@@ -93,7 +93,7 @@ fn impression<const C: usize, const AT_ONCE: bool>(
     ];
     let iota = _mm256_setr_ps(0., 1., 2., 3., 4., 5., 6., 7.);
     // The k from which some channel's darkening k·absorb may reach POWER_END (1e-5 below it, for rounding):
-    // one comparison of k where the three darkenings took three.
+    // one comparison of k per step, where the largest of the three darkenings took three operations.
     let k_power = _mm256_set1_ps(POWER_END / p.absorb[0].max(p.absorb[1]).max(p.absorb[2]) * (1.0 - 1e-5));
     // The scalar kernel's dx0 + i, as in `avx512.rs`: exact, being small multiples of cx's last bit.
     let dx0 = _mm256_add_ps(_mm256_set1_ps(columns.start as f32 + 0.5 - p.cx), iota);
@@ -234,6 +234,9 @@ fn darken<const C: usize, const AT_ONCE: bool>(
 
 /// `darken_u8` for the lanes set in `slow`, into `out`: out of line, so that the rare lanes' scalar code and
 /// its calls do not crowd the registers of the step around it.
+///
+/// # Safety
+/// The CPU must have AVX2 ([`available`]).
 #[cold]
 #[inline(never)]
 #[target_feature(enable = "avx2")]
