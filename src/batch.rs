@@ -428,31 +428,48 @@ fn render_one(
         density_map: inputs.density.as_deref(),
         exclusions: inputs.exclude.as_deref().into_iter().collect(),
     };
-    // The field built and the impressions placed and prepared while the photo decodes (as `smpsim render`
-    // does).
-    let (mut loaded, beside) = io::load_photo_beside(photo, &options.limits, |w, h| {
-        let sources = io::load_sources(&files, w, h)?;
-        let mut params = config.treatment.clone();
-        // A head outline (the design's, unless the config gives one) brings its scale when none is set.
-        if params.head.is_none() {
-            params.head = sources.design.as_ref().and_then(|d| d.head);
-        }
-        let given = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
-        let (field, scale) = sources.build(w, h, given, params.seed)?;
-        params.px_per_mm = Some(scale.px_per_mm);
-        // `auto` shade is chosen from the pixels, so that placement waits for them.
-        let planned = match params.shade {
-            ShadeSpec::Auto => None,
-            _ => Some(crate::plan_and_prepare(w, h, &field, &params)?),
+    // The field built and the impressions placed and prepared while the photo decodes, and then, with no
+    // comparison to write (which needs the photo as it was), each band stamped as soon as it is decoded (as
+    // `smpsim render` does).
+    let compare = config.output.compare;
+    let stamp_band =
+        |beside: &Result<(crate::DensityField, crate::Params, Option<crate::Planned>)>, band, pixels: &mut [u8]| {
+            match beside {
+                Ok((field, params, Some(planned))) if !compare => {
+                    crate::stamp_planned_band(planned, field, params, band, pixels)
+                }
+                _ => false,
+            }
         };
-        Ok::<_, Error>((field, params, planned))
-    })?;
+    let (mut loaded, beside, stamped) = io::load_photo_beside_stamping(
+        photo,
+        &options.limits,
+        |w, h| {
+            let sources = io::load_sources(&files, w, h)?;
+            let mut params = config.treatment.clone();
+            // A head outline (the design's, unless the config gives one) brings its scale when none is set.
+            if params.head.is_none() {
+                params.head = sources.design.as_ref().and_then(|d| d.head);
+            }
+            let given = params.px_per_mm.or(params.head.map(|h| h.px_per_mm()));
+            let (field, scale) = sources.build(w, h, given, params.seed)?;
+            params.px_per_mm = Some(scale.px_per_mm);
+            // `auto` shade is chosen from the pixels, so that placement waits for them.
+            let planned = match params.shade {
+                ShadeSpec::Auto => None,
+                _ => Some(crate::plan_and_prepare(w, h, &field, &params)?),
+            };
+            Ok::<_, Error>((field, params, planned))
+        },
+        stamp_band,
+    )?;
     let (field, params, planned) = beside?;
     // With a comparison to write, the render goes on a copy; otherwise the decoded photo is stamped in place,
     // so a job holds one full-size copy, not two.
     let mut copy = config.output.compare.then(|| loaded.image.clone());
     let after = copy.as_mut().unwrap_or(&mut loaded.image);
     let stats = match planned {
+        Some(planned) if stamped => planned.stats().clone(),
         Some(planned) => crate::render_planned_mut(after, &field, &params, planned)?,
         None => crate::render_image_mut(after, &field, &params)?,
     };

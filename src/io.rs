@@ -103,16 +103,20 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits, name: &Path) -> Result<Loaded
 }
 
 /// An image whose header has been read and checked against the limits, its pixels not yet decoded.
-struct Opened<D> {
+struct Opened<'b, D> {
     decoder: D,
     orientation: Orientation,
     icc: Option<Vec<u8>>,
     name: PathBuf,
+    /// The file's bytes, if it is a JPEG that decodes band by band ([`crate::jpeg_rows`]): every JPEG the
+    /// library reads that can be, so that a photo's pixels are the same whether or not bands were stamped as
+    /// they were decoded.
+    banded: Option<&'b [u8]>,
 }
 
 /// Checks that `bytes` hold a whole image this tool reads, then reads and checks its header (`name` names it
 /// in errors).
-fn open<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opened<impl ImageDecoder + 'b>> {
+fn open<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opened<'b, impl ImageDecoder + 'b>> {
     check_whole(bytes, name)?;
     open_checked(bytes, limits, name)
 }
@@ -140,11 +144,13 @@ fn check_whole(bytes: &[u8], path: &Path) -> Result<()> {
 }
 
 /// [`open`] for bytes [`check_whole`] passed (it scans the whole file, so is done once).
-fn open_checked<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opened<impl ImageDecoder + 'b>> {
+fn open_checked<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Result<Opened<'b, impl ImageDecoder + 'b>> {
     let path = name;
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(io_err(path))?;
+    let banded =
+        (reader.format() == Some(ImageFormat::Jpeg) && crate::jpeg_rows::supported(bytes).is_some()).then_some(bytes);
     let mut decoder = reader.into_decoder().map_err(|e| image_err(path, e))?;
     let (w, h) = decoder.dimensions();
     if w as u64 * h as u64 > limits.max_pixels {
@@ -176,10 +182,11 @@ fn open_checked<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Resu
         orientation,
         icc,
         name: path.to_path_buf(),
+        banded,
     })
 }
 
-impl<D: ImageDecoder> Opened<D> {
+impl<D: ImageDecoder> Opened<'_, D> {
     /// The image's size once turned upright.
     fn upright_size(&self) -> (u32, u32) {
         let (w, h) = self.decoder.dimensions();
@@ -194,10 +201,39 @@ impl<D: ImageDecoder> Opened<D> {
 
     /// Decodes the pixels, upright.
     fn decode(self) -> Result<Loaded> {
-        let mut image = DynamicImage::from_decoder(self.decoder).map_err(|e| image_err(&self.name, e))?;
-        image.apply_orientation(self.orientation);
-        Ok(Loaded { image, icc: self.icc })
+        let Opened {
+            decoder,
+            orientation,
+            icc,
+            name,
+            banded,
+        } = self;
+        let mut image = match banded {
+            Some(bytes) => {
+                let (width, height) = decoder.dimensions();
+                let mut rgb = vec![0u8; width as usize * height as usize * 3];
+                decode_bands(bytes, &mut rgb, width, &name, |_, _| {})?;
+                DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, rgb).expect("sized for the image"))
+            }
+            None => DynamicImage::from_decoder(decoder).map_err(|e| image_err(&name, e))?,
+        };
+        image.apply_orientation(orientation);
+        Ok(Loaded { image, icc })
     }
+}
+
+/// Decodes a JPEG [`crate::jpeg_rows`] reads into `rgb` (8-bit RGB, `width` pixels a row), handing each band of
+/// [`crate::jpeg_rows::BAND_ROWS`] rows to `on_band` as soon as it is decoded; `name` names it in errors.
+fn decode_bands<'a>(
+    bytes: &[u8],
+    rgb: &'a mut [u8],
+    width: u32,
+    name: &Path,
+    on_band: impl FnMut(usize, &'a mut [u8]),
+) -> Result<()> {
+    let band_bytes = width as usize * 3 * crate::jpeg_rows::BAND_ROWS;
+    crate::jpeg_rows::decode_bands(bytes, rgb.chunks_mut(band_bytes.max(1)), on_band)
+        .map_err(|reason| bad_file(name, format!("corrupt JPEG: {reason}")))
 }
 
 /// Whether a JPEG's last scan is followed by an end-of-image marker. Entropy-coded data never holds the bytes
@@ -298,17 +334,115 @@ pub fn load_photo_beside<R: Send>(
     beside: impl FnOnce(u32, u32) -> R + Send,
 ) -> Result<(Loaded, R)> {
     let bytes = read_image_file(photo)?;
-    let (width, height) = open(&bytes, limits, photo)?.upright_size();
+    let size = open(&bytes, limits, photo)?.upright_size();
+    decode_beside(&bytes, limits, photo, size, beside)
+}
+
+/// [`load_photo_beside`] once the file is read and its header checked: the photo upright `size`.
+fn decode_beside<R: Send>(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    photo: &Path,
+    (width, height): (u32, u32),
+    beside: impl FnOnce(u32, u32) -> R + Send,
+) -> Result<(Loaded, R)> {
     // The header is read a second time in the task that decodes (a decoder cannot move between threads), so
     // that both halves run as rayon tasks: a decode on the calling thread beside the pool's workers would put
     // three threads on two cores (measured: the decode then took 20–45 ms longer).
     let (loaded, r) = rayon::join(
-        || open_checked(&bytes, limits, photo)?.decode(),
+        || open_checked(bytes, limits, photo)?.decode(),
         || beside(width, height),
     );
     let loaded = loaded?;
     debug_assert_eq!((loaded.image.width(), loaded.image.height()), (width, height));
     Ok((loaded, r))
+}
+
+/// [`load_photo_beside`], and then, where the photo decodes band by band and is upright (a baseline 4:2:0
+/// JPEG with no EXIF turn, as a camera writes it), `stamp` runs on the other thread on each band of
+/// [`crate::jpeg_rows::BAND_ROWS`] rows as soon as it is decoded, with what `beside` returned: the band's
+/// index and its 8-bit RGB pixels. The decode uses one core; the field, the placement and the stamping can
+/// then all fit on the other, and a render costs little more than the decode and the encode.
+///
+/// `stamp` returns whether it stamped the band; it must answer the same for every band of a photo (it is
+/// given the same `R`). Returns the photo (its bands stamped), what `beside` returned, and whether `stamp`
+/// stamped every band: if not (another kind of image, a turned photo, or `stamp` declined), the photo is
+/// decoded as [`load_photo_beside`] does and nothing is stamped.
+pub fn load_photo_beside_stamping<R: Send + Sync>(
+    photo: &Path,
+    limits: &DecodeLimits,
+    beside: impl FnOnce(u32, u32) -> R + Send,
+    stamp: impl Fn(&R, usize, &mut [u8]) -> bool + Sync,
+) -> Result<(Loaded, R, bool)> {
+    let bytes = read_image_file(photo)?;
+    let opened = open(&bytes, limits, photo)?;
+    if opened.banded.is_some() && opened.orientation == Orientation::NoTransforms {
+        return decode_stamping(opened, beside, stamp);
+    }
+    let size = opened.upright_size();
+    drop(opened);
+    let (loaded, r) = decode_beside(&bytes, limits, photo, size, beside)?;
+    Ok((loaded, r, false))
+}
+
+/// [`load_photo_beside_stamping`] for a banded, upright photo: the bands go, as they are decoded, through a
+/// queue that the other thread empties once `beside` has returned, and that the decoding thread helps empty
+/// once it has finished.
+fn decode_stamping<R: Send + Sync, D: ImageDecoder>(
+    opened: Opened<'_, D>,
+    beside: impl FnOnce(u32, u32) -> R + Send,
+    stamp: impl Fn(&R, usize, &mut [u8]) -> bool + Sync,
+) -> Result<(Loaded, R, bool)> {
+    let bytes = opened.banded.expect("a banded photo");
+    let (width, height) = opened.decoder.dimensions();
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    let ready = std::sync::OnceLock::new();
+    let stamped_all = std::sync::atomic::AtomicBool::new(true);
+    let decoded = {
+        let (queue, bands) = std::sync::mpsc::channel::<(usize, &mut [u8])>();
+        let bands = std::sync::Mutex::new(bands);
+        // Stamps queued bands until the queue is empty and (with `wait`) closed.
+        let drain = |wait: bool| {
+            let r = ready.get().expect("beside has returned");
+            loop {
+                let next = {
+                    let bands = bands.lock().expect("no stamping panicked");
+                    if wait {
+                        bands.recv().ok()
+                    } else {
+                        bands.try_recv().ok()
+                    }
+                };
+                let Some((index, band)) = next else { break };
+                if !stamp(r, index, band) {
+                    stamped_all.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        };
+        let (decoded, ()) = rayon::join(
+            || {
+                let decoded = decode_bands(bytes, &mut rgb, width, &opened.name, |index, band| {
+                    // The receiver lives until both halves return.
+                    queue.send((index, band)).expect("the queue is open")
+                });
+                drop(queue);
+                if ready.get().is_some() {
+                    drain(false);
+                }
+                decoded
+            },
+            || {
+                let _ = ready.set(beside(width, height));
+                drain(true);
+            },
+        );
+        decoded
+    };
+    decoded?;
+    let r = ready.into_inner().expect("beside has returned");
+    // Upright already: only an upright photo comes here.
+    let image = DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, rgb).expect("sized for the image"));
+    Ok((Loaded { image, icc: opened.icc }, r, stamped_all.into_inner()))
 }
 
 /// The files of a [`SourceFiles`] read and decoded, before they meet the photo.

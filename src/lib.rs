@@ -41,6 +41,7 @@ pub mod geometry;
 pub mod head;
 mod huge_pages;
 pub mod io;
+mod jpeg_rows;
 #[cfg(not(feature = "turbojpeg"))]
 mod jpeg_strips;
 pub mod overlay;
@@ -66,6 +67,6 @@ pub use params::{Params, Rgb8};
 pub use place::Impression;
 pub use render::{
     plan, plan_and_prepare, render, render_image, render_image_mut, render_mut, render_planned_mut, resolve_shade,
-    stamp_impressions, Planned, RenderStats, Rendered,
+    stamp_impressions, stamp_planned_band, Planned, RenderStats, Rendered,
 };
 pub use stamp::SIMD_ENV;

@@ -780,8 +780,9 @@ struct BesideDecode {
     sources: FieldSources,
     /// The field, its scale and the parameters they settle (head, scale), unless they needed the pixels.
     field: Option<(DensityField, Scale, Params)>,
-    /// The one output's impressions, placed and prepared for stamping, when that needed the pixels neither.
-    planned: Option<smpsim::Planned>,
+    /// The one output's impressions, placed and prepared for stamping, and its parameters, when that needed
+    /// the pixels neither: then the photo's bands are stamped as they are decoded, where it can be.
+    planned: Option<(smpsim::Planned, Params)>,
     /// Seconds spent building the field (0 if it was not built here).
     mask_seconds: f64,
 }
@@ -827,39 +828,51 @@ fn render(args: &RenderArgs) -> Result<()> {
     let keep_before = variants.len() > 1 || args.compare.is_some() || present.sheet.is_some() || present.html.is_some();
     let plan_beside = field_beside && !keep_before && variants[0].params.shade != ShadeSpec::Auto;
     let files = args.design.files();
-    let (mut loaded, beside) = io::load_photo_beside(&args.photo, &args.limits.limits(), |width, height| {
-        let sources = io::load_sources(&files, width, height)?;
-        let t = Instant::now();
-        let (mut field, mut planned, mut mask_seconds) = (None, None, 0.0);
-        if field_beside {
-            let mut params = params.clone();
-            let (f, scale, head) = args.design.field_scale_head(
-                &args.treatment.scale_seed,
-                params.px_per_mm,
-                params.seed,
-                None,
-                (width, height),
-                &sources,
-            )?;
-            params.head = head;
-            mask_seconds = t.elapsed().as_secs_f64();
-            if plan_beside {
-                planned = Some(smpsim::plan_and_prepare(
-                    width,
-                    height,
-                    &f,
-                    &variant_params(&variants[0], &params, scale),
-                )?);
+    // With the impressions placed and prepared there, each band of the photo is stamped as soon as it is
+    // decoded (a baseline JPEG that needs no turn), on the core the decode leaves free.
+    let stamp_band = |beside: &anyhow::Result<BesideDecode>, band: usize, pixels: &mut [u8]| match beside {
+        Ok(BesideDecode {
+            field: Some((field, ..)),
+            planned: Some((planned, vp)),
+            ..
+        }) => smpsim::stamp_planned_band(planned, field, vp, band, pixels),
+        _ => false,
+    };
+    let limits = args.limits.limits();
+    let (mut loaded, beside, stamped) = io::load_photo_beside_stamping(
+        &args.photo,
+        &limits,
+        |width, height| {
+            let sources = io::load_sources(&files, width, height)?;
+            let t = Instant::now();
+            let (mut field, mut planned, mut mask_seconds) = (None, None, 0.0);
+            if field_beside {
+                let mut params = params.clone();
+                let (f, scale, head) = args.design.field_scale_head(
+                    &args.treatment.scale_seed,
+                    params.px_per_mm,
+                    params.seed,
+                    None,
+                    (width, height),
+                    &sources,
+                )?;
+                params.head = head;
+                mask_seconds = t.elapsed().as_secs_f64();
+                if plan_beside {
+                    let vp = variant_params(&variants[0], &params, scale);
+                    planned = Some((smpsim::plan_and_prepare(width, height, &f, &vp)?, vp));
+                }
+                field = Some((f, scale, params));
             }
-            field = Some((f, scale, params));
-        }
-        anyhow::Ok(BesideDecode {
-            sources,
-            field,
-            planned,
-            mask_seconds,
-        })
-    })?;
+            anyhow::Ok(BesideDecode {
+                sources,
+                field,
+                planned,
+                mask_seconds,
+            })
+        },
+        stamp_band,
+    )?;
     let beside = beside?;
     let decode = t.elapsed().as_secs_f64();
     let (sources, mut mask) = (beside.sources, beside.mask_seconds);
@@ -891,7 +904,9 @@ fn render(args: &RenderArgs) -> Result<()> {
         let mut vp = variant_params(&variants[0], &params, scale);
         let auto = resolve_auto_shade(&args.treatment, &mut vp, &loaded.image, &field)?;
         let stats = match beside.planned {
-            Some(planned) => smpsim::render_planned_mut(&mut loaded.image, &field, &vp, planned)?,
+            // Stamped band by band during the decode (its time is in `decode`).
+            Some((planned, _)) if stamped => planned.stats().clone(),
+            Some((planned, _)) => smpsim::render_planned_mut(&mut loaded.image, &field, &vp, planned)?,
             None => smpsim::render_image_mut(&mut loaded.image, &field, &vp)?,
         };
         let t = Instant::now();

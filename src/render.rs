@@ -177,6 +177,37 @@ pub fn render_planned_mut(
     })
 }
 
+/// Stamps one band of a photo — rows `band·16` to `band·16 + 16` (fewer at the bottom), all of them in
+/// `pixels` as 8-bit RGB, `field`'s width — with impressions [`plan_and_prepare`] placed and prepared for it
+/// with `field` and `params`: what [`render_planned_mut`] does to those rows. Bands are independent, so they
+/// can be stamped in any order, each as soon as it is decoded ([`crate::io::load_photo_beside_stamping`]);
+/// stamping every band once gives the bytes of [`render_planned_mut`].
+///
+/// Returns false, stamping nothing, if the impressions were not prepared (placed with [`plan`]), not for
+/// this ink or this field's height, or `pixels` is not that band.
+pub fn stamp_planned_band(
+    planned: &Planned,
+    field: &DensityField,
+    params: &Params,
+    band: usize,
+    pixels: &mut [u8],
+) -> bool {
+    const BAND_ROWS: usize = crate::stamp::BAND_ROWS;
+    let (w, h) = (field.width() as usize, field.height() as usize);
+    let rows = h.saturating_sub(band * BAND_ROWS).min(BAND_ROWS);
+    if rows == 0 || pixels.len() != rows * w * 3 || params.shade == ShadeSpec::Auto {
+        return false;
+    }
+    let ink = ink(params, planned.stats.px_per_mm);
+    match &planned.ready {
+        Some(ready) if ready.fits::<u8>(&ink, field.height()) => {
+            crate::stamp::stamp_ready_band(pixels, band, &ready.pieces(), 3, field, u8::tables());
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Impressions placed for a photo, to stamp with [`render_planned_mut`]: what [`plan_and_prepare`] gives, or
 /// [`plan`]'s impressions and statistics (`(impressions, stats).into()`).
 pub struct Planned {

@@ -521,3 +521,96 @@ fn work_beside_the_decode_gets_the_upright_size() {
     assert!(error.contains("garbage.jpg"), "{error}");
     assert!(!ran.load(std::sync::atomic::Ordering::Relaxed));
 }
+
+/// The bundled photo, a baseline 4:2:0 JPEG as cameras write them, and its mask.
+const HEAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head.jpg");
+const HEAD_MASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head_mask.png");
+
+/// A baseline 4:2:0 JPEG decodes band by band: the same size as `image`'s whole decode and, band by band,
+/// within a fraction of a level of it (the chroma upsampling differs), so every band is in its place.
+#[test]
+fn a_camera_jpeg_decodes_band_by_band_close_to_image_s_decoder() {
+    let ours = smpsim::io::load_photo(Path::new(HEAD)).unwrap();
+    let theirs = image::open(HEAD).unwrap().to_rgb8();
+    assert_eq!(ours.dimensions(), theirs.dimensions());
+    let diffs: Vec<u8> = ours
+        .as_raw()
+        .iter()
+        .zip(theirs.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .collect();
+    let mean = |d: &[u8]| d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64;
+    assert!(mean(&diffs) < 0.3, "mean difference {}", mean(&diffs));
+    for (band, d) in diffs.chunks(ours.width() as usize * 3 * 16).enumerate() {
+        assert!(mean(d) < 1.0, "band {band}: mean difference {}", mean(d));
+    }
+}
+
+/// `load_photo_beside_stamping` stamps each band of a camera's JPEG as soon as it is decoded: the bytes of
+/// decoding first and rendering after. When the stamp declines, or the photo must be turned upright (its
+/// rows are not the upright photo's), nothing is stamped and the photo is as `load_image` decodes it.
+#[test]
+fn bands_stamped_as_they_decode_give_the_bytes_of_a_render_after() {
+    let (photo, mask) = (Path::new(HEAD), Path::new(HEAD_MASK));
+    let limits = smpsim::io::DecodeLimits::default();
+    let params = smpsim::Params {
+        px_per_mm: Some(9.0),
+        seed: 5,
+        density: 150.0,
+        shade: "#3a3a3a".parse().unwrap(),
+        ..Default::default()
+    };
+    let (loaded, _, stamped) = smpsim::io::load_photo_beside_stamping(
+        photo,
+        &limits,
+        |w, h| {
+            let field = smpsim::io::load_mask(mask, w, h).unwrap();
+            let planned = smpsim::plan_and_prepare(w, h, &field, &params).unwrap();
+            (field, planned)
+        },
+        |(field, planned), band, pixels| smpsim::stamp_planned_band(planned, field, &params, band, pixels),
+    )
+    .unwrap();
+    assert!(stamped);
+    let plain = smpsim::io::load_image(photo).unwrap();
+    let mut after = plain.clone();
+    let field = smpsim::io::load_mask(mask, plain.width(), plain.height()).unwrap();
+    let stats = smpsim::render_image_mut(&mut after, &field, &params).unwrap();
+    assert!(stats.impressions > 1000, "{} impressions", stats.impressions);
+    assert!(
+        loaded.image == after,
+        "stamped while decoding differs from stamped after"
+    );
+    assert!(loaded.image != plain);
+
+    let (loaded, (), stamped) =
+        smpsim::io::load_photo_beside_stamping(photo, &limits, |_, _| (), |_, _, _| false).unwrap();
+    assert!(!stamped);
+    assert!(loaded.image == plain);
+
+    let dir = tempfile::tempdir().unwrap();
+    let turned = dir.path().join("turned.jpg");
+    // At 4:2:0, so that it would decode band by band (`write_jpeg`'s quality 95 writes 4:4:4).
+    let stored = stored_for(&quadrants(), Orientation::Rotate90);
+    let mut encoder = jpeg_encoder::Encoder::new_file(&turned, 95).unwrap();
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    encoder.add_app_segment(1, exif_orientation(6)).unwrap();
+    let (w, h) = (stored.width() as u16, stored.height() as u16);
+    encoder
+        .encode(stored.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    let called = std::sync::atomic::AtomicBool::new(false);
+    let (loaded, size, stamped) = smpsim::io::load_photo_beside_stamping(
+        &turned,
+        &limits,
+        |w, h| (w, h),
+        |_, _, _| {
+            called.store(true, std::sync::atomic::Ordering::Relaxed);
+            true
+        },
+    )
+    .unwrap();
+    assert!(!stamped && !called.load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(size, (W, H));
+    assert!(loaded.image == smpsim::io::load_image(&turned).unwrap());
+}
