@@ -149,8 +149,7 @@ fn open_checked<'b>(bytes: &'b [u8], limits: &DecodeLimits, name: &Path) -> Resu
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(io_err(path))?;
-    let banded =
-        (reader.format() == Some(ImageFormat::Jpeg) && crate::jpeg_rows::supported(bytes).is_some()).then_some(bytes);
+    let banded = (reader.format() == Some(ImageFormat::Jpeg) && crate::jpeg_rows::supported(bytes)).then_some(bytes);
     let mut decoder = reader.into_decoder().map_err(|e| image_err(path, e))?;
     let (w, h) = decoder.dimensions();
     if w as u64 * h as u64 > limits.max_pixels {

@@ -16,22 +16,19 @@ use zune_jpeg::{JpegDecoder, RawImcuRowStatus};
 pub const BAND_ROWS: usize = 16;
 const _: () = assert!(BAND_ROWS == crate::stamp::BAND_ROWS);
 
-/// The image's width and height, if this module decodes it: YCbCr, three components sampled 2×2, 1×1, 1×1.
-pub fn supported(bytes: &[u8]) -> Option<(u32, u32)> {
+/// Whether this module decodes the JPEG: YCbCr, three components sampled 2×2, 1×1, 1×1.
+pub fn supported(bytes: &[u8]) -> bool {
     let mut dec = JpegDecoder::new(ZCursor::new(bytes));
-    dec.decode_headers().ok()?;
-    let info = dec.info()?;
-    if dec.input_colorspace()? != ColorSpace::YCbCr {
-        return None;
+    if dec.decode_headers().is_err() || dec.input_colorspace() != Some(ColorSpace::YCbCr) {
+        return false;
     }
     let raw = dec.raw_output();
-    let layout = raw.layout()?;
-    let n = raw.num_components()?;
-    let ok = n == 3
-        && layout[0].horizontal_sampling_factor == 2
+    let (Some(layout), Some(3)) = (raw.layout(), raw.num_components()) else {
+        return false;
+    };
+    layout[0].horizontal_sampling_factor == 2
         && layout[0].vertical_sampling_factor == 2
-        && (1..3).all(|i| layout[i].horizontal_sampling_factor == 1 && layout[i].vertical_sampling_factor == 1);
-    ok.then_some((info.width as u32, info.height as u32))
+        && (1..3).all(|i| layout[i].horizontal_sampling_factor == 1 && layout[i].vertical_sampling_factor == 1)
 }
 
 /// Decodes `bytes` (which [`supported`] accepted) into `bands` (the RGB image's rows, [`BAND_ROWS`] to a band,

@@ -201,7 +201,7 @@ pub fn stamp_planned_band(
     let ink = ink(params, planned.stats.px_per_mm);
     match &planned.ready {
         Some(ready) if ready.fits::<u8>(&ink, field.height()) => {
-            crate::stamp::stamp_ready_band(pixels, band, &ready.pieces(), 3, field, u8::tables());
+            crate::stamp::stamp_ready_band(pixels, band, ready, 3, field, u8::tables());
             true
         }
         _ => false,

@@ -517,11 +517,6 @@ impl Ready {
         })
     }
 
-    /// The prepared impressions piece by piece, with each piece's bands.
-    pub(crate) fn pieces(&self) -> Vec<(&[Prepared], &Bands)> {
-        self.prepared.chunks(self.per_piece).zip(&self.bands).collect()
-    }
-
     /// Whether these are ready for stamping with `ink` an image `height` rows high of channel type `T`.
     pub(crate) fn fits<T: Channel>(&self, ink: &Ink, height: u32) -> bool {
         self.height == height && self.invisible == T::invisible() && self.ink == *ink
@@ -542,7 +537,6 @@ pub(crate) fn stamp_ready<T: Channel>(
     if w == 0 || h == 0 || ready.prepared.is_empty() {
         return;
     }
-    let pieces = ready.pieces();
     // One rayon task per band. Left to itself, rayon splits an indexed loop into about four pieces on two
     // threads and splits further only when a thread steals; a photo's bands carry very uneven work (the
     // head against the backdrop), and in about half of a 100k render's runs one thread finished its
@@ -551,15 +545,15 @@ pub(crate) fn stamp_ready<T: Channel>(
     data.par_chunks_mut(w * channels * BAND_ROWS)
         .with_max_len(1)
         .enumerate()
-        .for_each(|(band, pixels)| stamp_ready_band(pixels, band, &pieces, channels, field, tables));
+        .for_each(|(band, pixels)| stamp_ready_band(pixels, band, ready, channels, field, tables));
 }
 
-/// Stamps band `band` (rows `band·BAND_ROWS..`, all of them in `pixels`) of an image with `pieces`
-/// ([`Ready::pieces`]): bands are independent, so they may be stamped in any order, e.g. as they are decoded.
+/// Stamps band `band` (rows `band·BAND_ROWS..`, all of them in `pixels`) of an image with `ready`: bands are
+/// independent, so they may be stamped in any order, e.g. as they are decoded.
 pub(crate) fn stamp_ready_band<T: Channel>(
     pixels: &mut [T],
     band: usize,
-    pieces: &[(&[Prepared], &Bands)],
+    ready: &Ready,
     channels: usize,
     field: &DensityField,
     tables: T::Tables,
@@ -567,14 +561,17 @@ pub(crate) fn stamp_ready_band<T: Channel>(
     let w = field.width() as usize;
     let top = band * BAND_ROWS;
     let rows = top..top + pixels.len() / (w * channels);
-    let impressions = pieces
-        .iter()
-        .flat_map(|&(prepared, bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
+    // Piece by piece, each piece's impressions in this band.
+    let impressions = ready
+        .prepared
+        .chunks(ready.per_piece)
+        .zip(&ready.bands)
+        .flat_map(|(prepared, bands)| bands.of(band).iter().map(|&i| &prepared[i as usize]));
     T::stamp_band(pixels, channels, field, rows, impressions, tables);
 }
 
 /// A piece's impressions listed band by band, each band's in their order: a counting sort into one list.
-pub(crate) struct Bands {
+struct Bands {
     /// Where each band's list starts in `members`; one more entry than there are bands.
     starts: Vec<u32>,
     /// Indices into the piece's impressions.

@@ -3,8 +3,8 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
-const FIXTURE_PHOTO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head.jpg");
-const FIXTURE_MASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head_mask.png");
+mod common;
+use common::{fixture_params, FIXTURE_MASK, FIXTURE_PHOTO};
 
 fn smpsim() -> Command {
     Command::cargo_bin("smpsim").unwrap()
@@ -451,14 +451,7 @@ fn render_while_decoding_gives_the_library_s_bytes() {
     assert!(o.status.success(), "{}", stderr_of(&o));
     let mut photo = smpsim::io::load_image(Path::new(FIXTURE_PHOTO)).unwrap();
     let field = smpsim::io::load_mask(Path::new(FIXTURE_MASK), photo.width(), photo.height()).unwrap();
-    let params = smpsim::Params {
-        px_per_mm: Some(9.0),
-        seed: 5,
-        density: 150.0,
-        shade: "#3a3a3a".parse().unwrap(),
-        ..Default::default()
-    };
-    let stats = smpsim::render_image_mut(&mut photo, &field, &params).unwrap();
+    let stats = smpsim::render_image_mut(&mut photo, &field, &fixture_params()).unwrap();
     assert!(stats.impressions > 1000, "{} impressions", stats.impressions);
     let cli = image::open(&out).unwrap();
     assert!(

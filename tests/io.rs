@@ -6,6 +6,9 @@ use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::{fixture_params, FIXTURE_MASK, FIXTURE_PHOTO};
+
 fn smpsim() -> Command {
     Command::cargo_bin("smpsim").unwrap()
 }
@@ -522,16 +525,12 @@ fn work_beside_the_decode_gets_the_upright_size() {
     assert!(!ran.load(std::sync::atomic::Ordering::Relaxed));
 }
 
-/// The bundled photo, a baseline 4:2:0 JPEG as cameras write them, and its mask.
-const HEAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head.jpg");
-const HEAD_MASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/head_mask.png");
-
 /// A baseline 4:2:0 JPEG decodes band by band: the same size as `image`'s whole decode and, band by band,
 /// within a fraction of a level of it (the chroma upsampling differs), so every band is in its place.
 #[test]
 fn a_camera_jpeg_decodes_band_by_band_close_to_image_s_decoder() {
-    let ours = smpsim::io::load_photo(Path::new(HEAD)).unwrap();
-    let theirs = image::open(HEAD).unwrap().to_rgb8();
+    let ours = smpsim::io::load_photo(Path::new(FIXTURE_PHOTO)).unwrap();
+    let theirs = image::open(FIXTURE_PHOTO).unwrap().to_rgb8();
     assert_eq!(ours.dimensions(), theirs.dimensions());
     let diffs: Vec<u8> = ours
         .as_raw()
@@ -551,15 +550,9 @@ fn a_camera_jpeg_decodes_band_by_band_close_to_image_s_decoder() {
 /// rows are not the upright photo's), nothing is stamped and the photo is as `load_image` decodes it.
 #[test]
 fn bands_stamped_as_they_decode_give_the_bytes_of_a_render_after() {
-    let (photo, mask) = (Path::new(HEAD), Path::new(HEAD_MASK));
+    let (photo, mask) = (Path::new(FIXTURE_PHOTO), Path::new(FIXTURE_MASK));
     let limits = smpsim::io::DecodeLimits::default();
-    let params = smpsim::Params {
-        px_per_mm: Some(9.0),
-        seed: 5,
-        density: 150.0,
-        shade: "#3a3a3a".parse().unwrap(),
-        ..Default::default()
-    };
+    let params = fixture_params();
     let (loaded, _, stamped) = smpsim::io::load_photo_beside_stamping(
         photo,
         &limits,
